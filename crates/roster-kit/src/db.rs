@@ -1,0 +1,50 @@
+//! Database connections (SQLite and PostgreSQL through sea-orm) and migrations.
+
+use std::{path::Path, time::Duration};
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::Error;
+
+/// The embedded default for a service: `<data_dir>/<service>.db`, created on demand.
+pub fn default_sqlite_url(data_dir: &Path, service: &str) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join(format!("{service}.db")).display())
+}
+
+/// Connects, creating the SQLite file's directory when needed.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or_default();
+        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(Error::internal)?;
+        }
+        // SQLite takes one writer at a time; a small pool avoids busy waits.
+        options.max_connections(4).min_connections(1);
+    } else {
+        options.max_connections(32).min_connections(2);
+    }
+    Database::connect(options).await.map_err(Error::from)
+}
+
+/// Applies pending migrations of `M`.
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Error> {
+    M::up(db, None).await.map_err(Error::from)
+}
+
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// True when `err` is a unique-constraint violation (either backend).
+pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,204 @@
+//! The one error type of Roster's domain code and its single mapping to
+//! `tonic::Status`.
+//!
+//! Unlike an enum per crate, one struct carrying a kind, a machine-readable
+//! reason and field violations lets every service share the mapping while still
+//! naming its own reasons; the reasons are listed in `common.proto`.
+
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// `google.rpc.ErrorInfo.domain` of every Roster error.
+pub const ERROR_DOMAIN: &str = "roster.dev";
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    Aborted,
+    FailedPrecondition,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    Internal,
+}
+
+/// One invalid request field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field in the request, e.g. `patch.display_name`.
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// Machine-readable reason, one of `roster.v1.ErrorReason` without its prefix.
+    pub reason: &'static str,
+    pub message: String,
+    pub violations: Vec<FieldViolation>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            reason,
+            message: message.into(),
+            violations: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// Invalid input; the message names every offending field.
+    pub fn invalid(violations: Vec<FieldViolation>) -> Self {
+        let message = violations
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            violations,
+            ..Self::new(ErrorKind::InvalidArgument, "INVALID_FIELD", message)
+        }
+    }
+
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::invalid(vec![FieldViolation::new(field, description)])
+    }
+
+    pub fn not_found(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, reason, message)
+    }
+
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::PermissionDenied, "PERMISSION_DENIED", message)
+    }
+
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, reason, message)
+    }
+
+    /// An unexpected failure. The cause is logged when the error reaches the
+    /// transport; the caller sees only a generic message.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            source: Some(source.into()),
+            ..Self::new(ErrorKind::Internal, "INTERNAL", "internal error")
+        }
+    }
+
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.reason)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(err: sea_orm::DbErr) -> Self {
+        match err {
+            sea_orm::DbErr::ConnectionAcquire(_) => Self::new(
+                ErrorKind::Unavailable,
+                "UNAVAILABLE",
+                "the database is not reachable",
+            )
+            .with_source(err),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        let code = match err.kind {
+            ErrorKind::InvalidArgument => Code::InvalidArgument,
+            ErrorKind::NotFound => Code::NotFound,
+            ErrorKind::AlreadyExists => Code::AlreadyExists,
+            ErrorKind::Aborted => Code::Aborted,
+            ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+            ErrorKind::PermissionDenied => Code::PermissionDenied,
+            ErrorKind::Unauthenticated => Code::Unauthenticated,
+            ErrorKind::Unavailable => Code::Unavailable,
+            ErrorKind::Internal => Code::Internal,
+        };
+        if matches!(err.kind, ErrorKind::Internal | ErrorKind::Unavailable) {
+            tracing::error!(error = %err, "request failed");
+        }
+        let mut details = ErrorDetails::with_error_info(
+            err.reason,
+            ERROR_DOMAIN,
+            std::collections::HashMap::<String, String>::new(),
+        );
+        for violation in &err.violations {
+            details.add_bad_request_violation(&violation.field, &violation.description);
+        }
+        Status::with_error_details(code, err.message, details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_maps_to_invalid_argument_with_reason_and_field() {
+        let status = Status::from(Error::invalid_field("display_name", "too long"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("display_name"));
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().map(|i| i.reason.as_str()),
+            Some("INVALID_FIELD")
+        );
+        let violations = details
+            .bad_request()
+            .map(|b| b.field_violations.clone())
+            .unwrap_or_default();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "display_name");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let status = Status::from(Error::internal("disk on fire"));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("disk"));
+    }
+}

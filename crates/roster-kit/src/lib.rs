@@ -1,0 +1,17 @@
+//! The Roster service chassis.
+//!
+//! Everything a Roster service needs besides its own domain code: layered
+//! configuration, telemetry, database connections and migrations, caller
+//! identity, the error type and its gRPC mapping, paging cursors, and the gRPC
+//! server with health, reflection and the shared tower stack.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod paging;
+pub mod server;
+pub mod telemetry;
+
+pub use auth::{Actor, TokenKeys};
+pub use error::{Error, FieldViolation, Result};
