@@ -15,3 +15,6 @@ pub mod telemetry;
 
 pub use auth::{Actor, TokenKeys};
 pub use error::{Error, FieldViolation, Result};
+
+#[cfg(feature = "testing")]
+pub mod testing;
