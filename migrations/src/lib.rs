@@ -3,8 +3,10 @@
 
 pub use sea_orm_migration::MigratorTrait;
 
+pub mod files;
 pub mod users;
 
+pub use files::FilesMigrator;
 pub use users::UsersMigrator;
 
 use sea_orm_migration::sea_orm::DbBackend;

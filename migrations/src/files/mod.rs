@@ -1,0 +1,18 @@
+//! Tables of the file service.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_files;
+
+pub struct FilesMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for FilesMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_files::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "roster_files_migrations".into_iden()
+    }
+}
