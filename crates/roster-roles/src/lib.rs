@@ -1,0 +1,1 @@
+//! Roster role & permission service.
