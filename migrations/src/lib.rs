@@ -4,9 +4,11 @@
 pub use sea_orm_migration::MigratorTrait;
 
 pub mod files;
+pub mod roles;
 pub mod users;
 
 pub use files::FilesMigrator;
+pub use roles::RolesMigrator;
 pub use users::UsersMigrator;
 
 use sea_orm_migration::sea_orm::DbBackend;
