@@ -11,8 +11,8 @@ pub use files::FilesMigrator;
 pub use roles::RolesMigrator;
 pub use users::UsersMigrator;
 
-use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 /// A text column compared byte-wise, so btree range scans and ORDER BY agree with
 /// Rust's `str` ordering. SQLite's default BINARY collation already is; PostgreSQL

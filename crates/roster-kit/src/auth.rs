@@ -135,7 +135,11 @@ impl TokenKeys {
         Self::new(key.as_bytes(), &settings.issuer)
     }
 
-    pub fn issue_admin(&self, client: &str, ttl: std::time::Duration) -> Result<IssuedToken, Error> {
+    pub fn issue_admin(
+        &self,
+        client: &str,
+        ttl: std::time::Duration,
+    ) -> Result<IssuedToken, Error> {
         self.issue(TokenKind::Admin, client.to_owned(), None, ttl)
     }
 
@@ -148,7 +152,11 @@ impl TokenKeys {
         self.issue(TokenKind::User, user_id.to_string(), Some(generation), ttl)
     }
 
-    pub fn issue_service(&self, name: &str, ttl: std::time::Duration) -> Result<IssuedToken, Error> {
+    pub fn issue_service(
+        &self,
+        name: &str,
+        ttl: std::time::Duration,
+    ) -> Result<IssuedToken, Error> {
         self.issue(TokenKind::Service, name.to_owned(), None, ttl)
     }
 
@@ -379,26 +387,44 @@ mod tests {
     fn tokens_round_trip_for_each_kind() {
         let keys = keys();
         let hour = Duration::from_secs(3600);
-        let admin = keys.issue_admin("ops", hour).unwrap_or_else(|e| panic!("{e}"));
+        let admin = keys
+            .issue_admin("ops", hour)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             keys.verify(&admin.token).ok(),
-            Some(Actor::Admin { client: "ops".into() })
+            Some(Actor::Admin {
+                client: "ops".into()
+            })
         );
-        let user = keys.issue_user(42, 3, hour).unwrap_or_else(|e| panic!("{e}"));
+        let user = keys
+            .issue_user(42, 3, hour)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             keys.verify(&user.token).ok(),
-            Some(Actor::User { user_id: 42, generation: 3 })
+            Some(Actor::User {
+                user_id: 42,
+                generation: 3
+            })
         );
     }
 
     #[test]
     fn tokens_from_other_keys_or_issuers_are_refused() {
         let hour = Duration::from_secs(3600);
-        let token = keys().issue_admin("ops", hour).unwrap_or_else(|e| panic!("{e}"));
+        let token = keys()
+            .issue_admin("ops", hour)
+            .unwrap_or_else(|e| panic!("{e}"));
         let other_key = TokenKeys::new(&[8u8; 32], "roster-test").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(other_key.verify(&token.token).err().map(|e| e.reason), Some("TOKEN_INVALID"));
-        let other_issuer = TokenKeys::new(&[7u8; 32], "elsewhere").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(other_issuer.verify(&token.token).err().map(|e| e.reason), Some("TOKEN_INVALID"));
+        assert_eq!(
+            other_key.verify(&token.token).err().map(|e| e.reason),
+            Some("TOKEN_INVALID")
+        );
+        let other_issuer =
+            TokenKeys::new(&[7u8; 32], "elsewhere").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            other_issuer.verify(&token.token).err().map(|e| e.reason),
+            Some("TOKEN_INVALID")
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::error::Error;
 
 /// The embedded default for a service: `<data_dir>/<service>.db`, created on demand.
 pub fn default_sqlite_url(data_dir: &Path, service: &str) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join(format!("{service}.db")).display())
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join(format!("{service}.db")).display()
+    )
 }
 
 /// Connects, creating the SQLite file's directory when needed.
@@ -21,7 +24,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         .sqlx_logging(false);
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or_default();
-        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(Error::internal)?;
         }
         // SQLite takes one writer at a time; a small pool avoids busy waits.

@@ -54,9 +54,15 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        let position = Position { key: "aA".into(), id: 9 };
+        let position = Position {
+            key: "aA".into(),
+            id: 9,
+        };
         let token = encode(&position);
-        assert_eq!(decode::<Position>(&token, "page_token").ok().flatten(), Some(position));
+        assert_eq!(
+            decode::<Position>(&token, "page_token").ok().flatten(),
+            Some(position)
+        );
     }
 
     #[test]

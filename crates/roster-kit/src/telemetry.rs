@@ -67,9 +67,9 @@ pub fn init(settings: &LogSettings) -> Result<TelemetryGuard, Error> {
         }
         None => None,
     };
-    let otel_layer = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer().with_tracer(provider.tracer("roster"))
-    });
+    let otel_layer = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("roster")));
 
     // Ignoring the error keeps an already installed subscriber (tests install one per binary).
     let _ = tracing_subscriber::registry()
@@ -129,5 +129,7 @@ pub fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
 /// Writes the current span's trace context into outgoing gRPC metadata.
 pub fn inject_trace_context(metadata: &mut tonic::metadata::MetadataMap) {
     let context = tracing::Span::current().context();
-    global::get_text_map_propagator(|p| p.inject_context(&context, &mut MetadataInjector(metadata)));
+    global::get_text_map_propagator(|p| {
+        p.inject_context(&context, &mut MetadataInjector(metadata))
+    });
 }

@@ -87,7 +87,8 @@ impl Drop for TestDatabase {
                         return;
                     };
                     runtime.block_on(async move {
-                        if let Ok(admin) = Database::connect(format!("{admin_url}/postgres")).await {
+                        if let Ok(admin) = Database::connect(format!("{admin_url}/postgres")).await
+                        {
                             let _ = tokio::time::timeout(
                                 Duration::from_secs(10),
                                 admin.execute_unprepared(&format!(

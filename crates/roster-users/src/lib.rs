@@ -1,1 +1,84 @@
+//! The Roster user service (`roster.v1.UserService`): profiles, presence,
+//! search, login and session tokens, and the user event stream.
+//!
+//! Layers: [`grpc`] (transport) → [`domain`] (rules) → [`store`] (sea-orm).
 
+pub mod domain;
+pub mod grpc;
+mod session;
+pub mod settings;
+pub mod store;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use roster_kit::{Error, TokenKeys, config::CommonSettings, db, server::ServerBuilder};
+use roster_migrations::UsersMigrator;
+use roster_proto::v1::user_service_server::UserServiceServer;
+use tokio::net::TcpListener;
+
+pub use domain::Directory;
+pub use session::UserSessionCheck;
+pub use settings::UsersSettings;
+pub use store::UserStore;
+
+/// Calls that need no token.
+pub const PUBLIC_METHODS: &[&str] = &["/roster.v1.UserService/Login"];
+
+/// A ready user service: its directory and the store behind it.
+pub struct UserService {
+    pub directory: Arc<Directory>,
+    pub store: UserStore,
+    poll_interval: Duration,
+}
+
+impl UserService {
+    /// Connects to the database (migrating it when `auto_migrate` is on).
+    pub async fn start(
+        settings: &UsersSettings,
+        common: &CommonSettings,
+        keys: Arc<TokenKeys>,
+    ) -> Result<Self, Error> {
+        let connection = db::connect(&settings.database_url(&common.data_dir)).await?;
+        if common.auto_migrate {
+            db::migrate::<UsersMigrator>(&connection).await?;
+        }
+        let store = UserStore::new(connection);
+        let directory = Directory::new(
+            store.clone(),
+            keys,
+            settings.clone(),
+            Duration::from_secs(common.auth.user_token_ttl_secs),
+        )?;
+        Ok(Self {
+            directory: Arc::new(directory),
+            store,
+            poll_interval: Duration::from_millis(common.event_poll_interval_ms),
+        })
+    }
+
+    /// Adds the service, its public methods and its session check to a server.
+    pub fn register(&self, server: &mut ServerBuilder) {
+        server.add_service(UserServiceServer::new(grpc::UserApi::new(
+            self.directory.clone(),
+            self.poll_interval,
+        )));
+        for method in PUBLIC_METHODS {
+            server.public_method(method);
+        }
+        server.session_check(Arc::new(UserSessionCheck::new(self.store.clone())));
+    }
+}
+
+/// Runs the user service alone on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    settings: &UsersSettings,
+    common: &CommonSettings,
+    keys: Arc<TokenKeys>,
+) -> Result<(), Error> {
+    let service = UserService::start(settings, common, keys.clone()).await?;
+    let mut server = ServerBuilder::new(keys, Duration::from_millis(common.request_timeout_ms));
+    service.register(&mut server);
+    server.serve(listener, shutdown).await
+}

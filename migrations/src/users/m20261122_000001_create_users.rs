@@ -110,7 +110,7 @@ impl MigrationTrait for Migration {
                     .col(big_pk_auto(UserEvents::Seq))
                     .col(big_integer(UserEvents::UserId))
                     .col(small_integer(UserEvents::Kind))
-                    .col(blob(UserEvents::Payload))
+                    .col(text(UserEvents::Payload))
                     .col(timestamp_with_time_zone(UserEvents::OccurredAt))
                     .to_owned(),
             )

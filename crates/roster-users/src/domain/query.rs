@@ -1,0 +1,133 @@
+//! Listing and searching users: the query, its filters, and the keyset
+//! position behind page tokens.
+//!
+//! With a keyword, results come in two phases: exact (case-insensitive) matches
+//! first, then the other prefix matches, each phase in the requested order. A
+//! position records the phase, so paging walks straight from one into the next.
+
+use roster_kit::{Error, paging};
+use sha2::{Digest, Sha256};
+
+use super::{UserType, sort_key::display_name_sort_key};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    /// aA–zZ by display name, ties on id.
+    DisplayName,
+    FirstCreated,
+    LastCreated,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub user_type: Option<UserType>,
+    pub is_guest: Option<bool>,
+    pub is_deleted: Option<bool>,
+    pub is_global_banned: Option<bool>,
+    pub is_flagged: Option<bool>,
+}
+
+/// Which slice of the keyword matches a store query returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No keyword: every user passing the filter.
+    All,
+    /// Display name equal to the keyword, ignoring case.
+    Exact,
+    /// Display name starting with the keyword, ignoring case, but not equal to it.
+    Prefix,
+}
+
+impl Phase {
+    fn code(self) -> u32 {
+        match self {
+            Phase::All => 0,
+            Phase::Exact => 1,
+            Phase::Prefix => 2,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<Self> {
+        match code {
+            0 => Some(Phase::All),
+            1 => Some(Phase::Exact),
+            2 => Some(Phase::Prefix),
+            _ => None,
+        }
+    }
+}
+
+/// Where the previous page ended: the last row's phase and sort position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub phase: Phase,
+    pub sort_key: String,
+    pub id: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PageToken {
+    #[prost(uint32, tag = "1")]
+    phase: u32,
+    #[prost(string, tag = "2")]
+    sort_key: String,
+    #[prost(int64, tag = "3")]
+    id: i64,
+    #[prost(bytes = "vec", tag = "4")]
+    fingerprint: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserQuery {
+    /// Lower-cased keyword.
+    pub keyword: Option<String>,
+    pub sort: UserSort,
+    pub filter: UserFilter,
+    pub limit: u64,
+    pub after: Option<Position>,
+}
+
+impl UserQuery {
+    pub fn phases(&self) -> &'static [Phase] {
+        if self.keyword.is_some() {
+            &[Phase::Exact, Phase::Prefix]
+        } else {
+            &[Phase::All]
+        }
+    }
+
+    /// Binds a page token to the query's shape, so a token from another query is refused.
+    fn fingerprint(&self) -> Vec<u8> {
+        let shape = format!("{:?}|{:?}|{:?}", self.keyword, self.sort, self.filter);
+        Sha256::digest(shape.as_bytes())[..8].to_vec()
+    }
+
+    pub fn resume_from(&mut self, token: &str, field: &str) -> Result<(), Error> {
+        let Some(decoded) = paging::decode::<PageToken>(token, field)? else {
+            return Ok(());
+        };
+        let phase = Phase::from_code(decoded.phase)
+            .filter(|phase| self.phases().contains(phase))
+            .filter(|_| decoded.fingerprint == self.fingerprint());
+        let Some(phase) = phase else {
+            let mut err = Error::invalid_field(field, "belongs to a different query");
+            err.reason = "PAGE_TOKEN_INVALID";
+            return Err(err);
+        };
+        self.after = Some(Position {
+            phase,
+            sort_key: decoded.sort_key,
+            id: decoded.id,
+        });
+        Ok(())
+    }
+
+    pub fn page_token_after(&self, phase: Phase, display_name: &str, id: i64) -> String {
+        paging::encode(&PageToken {
+            phase: phase.code(),
+            sort_key: display_name_sort_key(display_name),
+            id,
+            fingerprint: self.fingerprint(),
+        })
+    }
+}

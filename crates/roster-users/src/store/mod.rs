@@ -1,0 +1,388 @@
+//! Storage of users and their change events (the outbox), through sea-orm.
+//! Every change and its event are written in one transaction.
+
+mod entity;
+mod mapping;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use roster_kit::{Error, db, error::ErrorKind};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait, sea_query::Expr,
+};
+use tokio::sync::Notify;
+
+use crate::domain::{
+    CallStatus, DEFAULT_PRESENCE_STATUS, NewUser, Presence, User, UserEvent, UserEventKind,
+    UserKey,
+    query::{Phase, Position, UserQuery, UserSort},
+    sort_key::{display_name_search_key, display_name_sort_key, prefix_upper_bound},
+};
+use entity::{user, user_event};
+
+/// Key of the PostgreSQL advisory lock that serialises outbox appends, so that
+/// event sequence numbers become visible in commit order and a reader following
+/// the sequence never skips an event committed late.
+const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0001;
+
+#[derive(Clone)]
+pub struct UserStore {
+    db: DatabaseConnection,
+    committed: Arc<Notify>,
+}
+
+impl UserStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            committed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Woken after every committed change made through this store.
+    pub fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
+    }
+
+    pub async fn insert(&self, new: &NewUser, now: DateTime<Utc>) -> Result<User, Error> {
+        let display_name = new.display_name.as_str();
+        let row = user::ActiveModel {
+            id: NotSet,
+            name: Set(new.name.as_str().to_owned()),
+            user_type: Set(new.user_type.as_str().to_owned()),
+            display_name: Set(display_name.to_owned()),
+            sort_key: Set(display_name_sort_key(display_name)),
+            search_key: Set(display_name_search_key(display_name)),
+            description: Set(new.description.as_str().to_owned()),
+            avatar_file_id: Set(None),
+            avatar_url: Set(None),
+            avatar_name: Set(None),
+            avatar_content_type: Set(None),
+            avatar_size: Set(None),
+            is_guest: Set(new.is_guest),
+            presence_status: Set(DEFAULT_PRESENCE_STATUS.to_owned()),
+            online: Set(false),
+            call_status: Set(CallStatus::Available.as_str().to_owned()),
+            properties: Set(mapping::properties_to_text(&new.properties)?),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+            is_global_banned: Set(false),
+            flag_count: Set(0),
+            is_deleted: Set(false),
+            token_generation: Set(0),
+        };
+        let txn = self.db.begin().await?;
+        let inserted = match row.insert(&txn).await {
+            Ok(model) => model,
+            Err(err) if db::is_unique_violation(&err) => {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    "USER_ALREADY_EXISTS",
+                    format!("a user named {:?} already exists", new.name.as_str()),
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let user = mapping::user_from_row(inserted)?;
+        self.append_event(&txn, UserEventKind::Created, &user, now)
+            .await?;
+        self.commit(txn).await?;
+        Ok(user)
+    }
+
+    pub async fn find(&self, key: &UserKey) -> Result<Option<User>, Error> {
+        let select = match key {
+            UserKey::Id(id) => user::Entity::find_by_id(*id),
+            UserKey::Name(name) => {
+                user::Entity::find().filter(user::Column::Name.eq(name.as_str()))
+            }
+        };
+        select
+            .one(&self.db)
+            .await?
+            .map(mapping::user_from_row)
+            .transpose()
+    }
+
+    pub async fn find_by_ids(&self, ids: &[i64]) -> Result<Vec<User>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.rows(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())))
+            .await
+    }
+
+    pub async fn find_by_names(&self, names: &[String]) -> Result<Vec<User>, Error> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.rows(user::Entity::find().filter(user::Column::Name.is_in(names.iter().cloned())))
+            .await
+    }
+
+    async fn rows(&self, select: sea_orm::Select<user::Entity>) -> Result<Vec<User>, Error> {
+        select
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(mapping::user_from_row)
+            .collect()
+    }
+
+    /// Writes the profile fields of `changed` if the stored version is still
+    /// `expected_version`, bumping the version. `None` when it is not.
+    pub async fn save_profile(
+        &self,
+        changed: &User,
+        expected_version: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, Error> {
+        let avatar = mapping::AvatarColumns::from(&changed.avatar);
+        let txn = self.db.begin().await?;
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::DisplayName,
+                Expr::value(changed.display_name.clone()),
+            )
+            .col_expr(
+                user::Column::SortKey,
+                Expr::value(display_name_sort_key(&changed.display_name)),
+            )
+            .col_expr(
+                user::Column::SearchKey,
+                Expr::value(display_name_search_key(&changed.display_name)),
+            )
+            .col_expr(
+                user::Column::Description,
+                Expr::value(changed.description.clone()),
+            )
+            .col_expr(
+                user::Column::UserType,
+                Expr::value(changed.user_type.as_str()),
+            )
+            .col_expr(user::Column::AvatarFileId, Expr::value(avatar.file_id))
+            .col_expr(user::Column::AvatarUrl, Expr::value(avatar.url))
+            .col_expr(user::Column::AvatarName, Expr::value(avatar.name))
+            .col_expr(
+                user::Column::AvatarContentType,
+                Expr::value(avatar.content_type),
+            )
+            .col_expr(user::Column::AvatarSize, Expr::value(avatar.size))
+            .col_expr(
+                user::Column::Properties,
+                Expr::value(mapping::properties_to_text(&changed.properties)?),
+            )
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                user::Column::Version,
+                Expr::col(user::Column::Version).add(1),
+            )
+            .filter(user::Column::Id.eq(changed.id))
+            .filter(user::Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.finish_change(txn, changed.id, UserEventKind::Updated, now)
+            .await
+            .map(Some)
+    }
+
+    /// Presence is not a profile edit: version and `updated_at` stay.
+    pub async fn save_presence(
+        &self,
+        id: i64,
+        presence: &Presence,
+        call_status: CallStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, Error> {
+        let txn = self.db.begin().await?;
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::PresenceStatus,
+                Expr::value(presence.status.clone()),
+            )
+            .col_expr(user::Column::Online, Expr::value(presence.online))
+            .col_expr(user::Column::CallStatus, Expr::value(call_status.as_str()))
+            .filter(user::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.finish_change(txn, id, UserEventKind::PresenceChanged, now)
+            .await
+            .map(Some)
+    }
+
+    /// Invalidates every token issued so far.
+    pub async fn bump_token_generation(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, Error> {
+        let txn = self.db.begin().await?;
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::TokenGeneration,
+                Expr::col(user::Column::TokenGeneration).add(1),
+            )
+            .filter(user::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.finish_change(txn, id, UserEventKind::TokensRevoked, now)
+            .await
+            .map(Some)
+    }
+
+    /// Re-reads the changed row inside the transaction, appends its event, commits.
+    async fn finish_change(
+        &self,
+        txn: DatabaseTransaction,
+        id: i64,
+        kind: UserEventKind,
+        now: DateTime<Utc>,
+    ) -> Result<User, Error> {
+        let row = user::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                Error::internal(format!("user {id} vanished inside its own transaction"))
+            })?;
+        let user = mapping::user_from_row(row)?;
+        self.append_event(&txn, kind, &user, now).await?;
+        self.commit(txn).await?;
+        Ok(user)
+    }
+
+    async fn append_event(
+        &self,
+        txn: &DatabaseTransaction,
+        kind: UserEventKind,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if db::is_postgres(&self.db) {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({OUTBOX_LOCK_KEY})"))
+                .await?;
+        }
+        user_event::ActiveModel {
+            seq: NotSet,
+            user_id: Set(user.id),
+            kind: Set(kind.code()),
+            payload: Set(serde_json::to_string(user).map_err(Error::internal)?),
+            occurred_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
+        txn.commit().await?;
+        self.committed.notify_waiters();
+        Ok(())
+    }
+
+    /// One phase of a query page, in the query's order, after `after`.
+    pub async fn query(
+        &self,
+        query: &UserQuery,
+        phase: Phase,
+        after: Option<&Position>,
+        limit: u64,
+    ) -> Result<Vec<User>, Error> {
+        let mut select = user::Entity::find();
+        let filter = &query.filter;
+        if let Some(user_type) = filter.user_type {
+            select = select.filter(user::Column::UserType.eq(user_type.as_str()));
+        }
+        if let Some(is_guest) = filter.is_guest {
+            select = select.filter(user::Column::IsGuest.eq(is_guest));
+        }
+        if let Some(is_deleted) = filter.is_deleted {
+            select = select.filter(user::Column::IsDeleted.eq(is_deleted));
+        }
+        if let Some(banned) = filter.is_global_banned {
+            select = select.filter(user::Column::IsGlobalBanned.eq(banned));
+        }
+        match filter.is_flagged {
+            Some(true) => select = select.filter(user::Column::FlagCount.gt(0)),
+            Some(false) => select = select.filter(user::Column::FlagCount.eq(0)),
+            None => {}
+        }
+        let keyword = query.keyword.clone().unwrap_or_default();
+        select = match phase {
+            Phase::All => select,
+            Phase::Exact => select.filter(user::Column::SearchKey.eq(keyword)),
+            Phase::Prefix => select
+                .filter(user::Column::SearchKey.gt(keyword.clone()))
+                .filter(user::Column::SearchKey.lt(prefix_upper_bound(&keyword))),
+        };
+        select = match query.sort {
+            UserSort::DisplayName => {
+                if let Some(after) = after {
+                    select = select.filter(
+                        Condition::any()
+                            .add(user::Column::SortKey.gt(after.sort_key.clone()))
+                            .add(
+                                Condition::all()
+                                    .add(user::Column::SortKey.eq(after.sort_key.clone()))
+                                    .add(user::Column::Id.gt(after.id)),
+                            ),
+                    );
+                }
+                select
+                    .order_by_asc(user::Column::SortKey)
+                    .order_by_asc(user::Column::Id)
+            }
+            UserSort::FirstCreated => {
+                if let Some(after) = after {
+                    select = select.filter(user::Column::Id.gt(after.id));
+                }
+                select.order_by_asc(user::Column::Id)
+            }
+            UserSort::LastCreated => {
+                if let Some(after) = after {
+                    select = select.filter(user::Column::Id.lt(after.id));
+                }
+                select.order_by_desc(user::Column::Id)
+            }
+        };
+        self.rows(select.limit(limit)).await
+    }
+
+    /// Up to `limit` events committed after sequence `after`, oldest first.
+    pub async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
+        user_event::Entity::find()
+            .filter(user_event::Column::Seq.gt(after))
+            .order_by_asc(user_event::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(mapping::event_from_row)
+            .collect()
+    }
+
+    /// The latest event sequence, 0 when there is none.
+    pub async fn last_event_sequence(&self) -> Result<i64, Error> {
+        Ok(user_event::Entity::find()
+            .order_by_desc(user_event::Column::Seq)
+            .one(&self.db)
+            .await?
+            .map_or(0, |row| row.seq))
+    }
+}

@@ -1,0 +1,13 @@
+//! The whole configuration: shared settings at the top level, one table per service.
+
+use roster_kit::config::CommonSettings;
+use roster_users::UsersSettings;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RosterSettings {
+    #[serde(flatten)]
+    pub common: CommonSettings,
+    pub users: UsersSettings,
+}
