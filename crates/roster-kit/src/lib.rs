@@ -6,6 +6,7 @@
 //! server with health, reflection and the shared tower stack.
 
 pub mod auth;
+pub mod authz;
 pub mod config;
 pub mod db;
 pub mod error;
