@@ -202,9 +202,15 @@ impl PermissionChecker {
     /// with `service_token` (from `TokenKeys::issue_service`). Connects lazily and
     /// starts following the event stream in the background; call it inside a Tokio
     /// runtime.
-    pub fn new(endpoint: &str, service_token: &str, settings: CheckerSettings) -> Result<Self, Error> {
+    pub fn new(
+        endpoint: &str,
+        service_token: &str,
+        settings: CheckerSettings,
+    ) -> Result<Self, Error> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::internal("PermissionChecker::new needs a Tokio runtime"));
+            return Err(Error::internal(
+                "PermissionChecker::new needs a Tokio runtime",
+            ));
         }
         let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
             .map_err(|_| Error::invalid_field("roles_endpoint", "is not a valid URI"))?
@@ -236,7 +242,12 @@ impl PermissionChecker {
     /// `Ok(())` when `actor` may use `permission` in `scope`; PERMISSION_DENIED
     /// (reason `PERMISSION_DENIED`) naming both otherwise. Admin and service actors
     /// always may.
-    pub async fn require(&self, actor: &Actor, permission: &str, scope: Scope) -> Result<(), Error> {
+    pub async fn require(
+        &self,
+        actor: &Actor,
+        permission: &str,
+        scope: Scope,
+    ) -> Result<(), Error> {
         match actor {
             Actor::Admin { .. } | Actor::Service { .. } => Ok(()),
             Actor::User { user_id, .. } => {
@@ -252,7 +263,12 @@ impl PermissionChecker {
     }
 
     /// Whether user `user_id` holds `permission` in `scope`.
-    pub async fn check(&self, user_id: i64, permission: &str, scope: &Scope) -> Result<bool, Error> {
+    pub async fn check(
+        &self,
+        user_id: i64,
+        permission: &str,
+        scope: &Scope,
+    ) -> Result<bool, Error> {
         let shared = &self.inner.shared;
         let key: Key = (user_id, permission.to_owned(), scope.clone());
         let epoch = {

@@ -11,7 +11,7 @@ use roster_kit::{Error, db, error::ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QuerySelect, QueryTrait, Set, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::Notify;
 
@@ -52,33 +52,7 @@ impl UserStore {
     }
 
     pub async fn insert(&self, new: &NewUser, now: DateTime<Utc>) -> Result<User, Error> {
-        let display_name = new.display_name.as_str();
-        let row = user::ActiveModel {
-            id: NotSet,
-            name: Set(new.name.as_str().to_owned()),
-            user_type: Set(new.user_type.as_str().to_owned()),
-            display_name: Set(display_name.to_owned()),
-            sort_key: Set(display_name_sort_key(display_name)),
-            search_key: Set(display_name_search_key(display_name)),
-            description: Set(new.description.as_str().to_owned()),
-            avatar_file_id: Set(None),
-            avatar_url: Set(None),
-            avatar_name: Set(None),
-            avatar_content_type: Set(None),
-            avatar_size: Set(None),
-            is_guest: Set(new.is_guest),
-            presence_status: Set(DEFAULT_PRESENCE_STATUS.to_owned()),
-            online: Set(false),
-            call_status: Set(CallStatus::Available.as_str().to_owned()),
-            properties: Set(mapping::properties_to_text(&new.properties)?),
-            created_at: Set(now),
-            updated_at: Set(now),
-            version: Set(1),
-            is_global_banned: Set(false),
-            flag_count: Set(0),
-            is_deleted: Set(false),
-            token_generation: Set(0),
-        };
+        let row = new_user_row(new, now)?;
         let txn = self.db.begin().await?;
         let inserted = match row.insert(&txn).await {
             Ok(model) => model,
@@ -296,6 +270,54 @@ impl UserStore {
         Ok(())
     }
 
+    /// Creates many users at once (e.g. migrating from another platform), each
+    /// with its `Created` event, in one transaction. Fails whole on a taken name.
+    pub async fn import(&self, users: &[NewUser], now: DateTime<Utc>) -> Result<u64, Error> {
+        if users.is_empty() {
+            return Ok(0);
+        }
+        let rows = users
+            .iter()
+            .map(|new| new_user_row(new, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let txn = self.db.begin().await?;
+        let inserted = user::Entity::insert_many(rows)
+            .exec_with_returning(&txn)
+            .await
+            .map_err(|err| {
+                if db::is_unique_violation(&err) {
+                    Error::new(
+                        ErrorKind::AlreadyExists,
+                        "USER_ALREADY_EXISTS",
+                        "an imported name is already taken",
+                    )
+                } else {
+                    err.into()
+                }
+            })?;
+        let count = inserted.len() as u64;
+        if db::is_postgres(&self.db) {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({OUTBOX_LOCK_KEY})"))
+                .await?;
+        }
+        let events = inserted
+            .into_iter()
+            .map(|row| {
+                let user = mapping::user_from_row(row)?;
+                Ok(user_event::ActiveModel {
+                    seq: NotSet,
+                    user_id: Set(user.id),
+                    kind: Set(UserEventKind::Created.code()),
+                    payload: Set(serde_json::to_string(&user).map_err(Error::internal)?),
+                    occurred_at: Set(now),
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        user_event::Entity::insert_many(events).exec(&txn).await?;
+        self.commit(txn).await?;
+        Ok(count)
+    }
+
     /// One phase of a query page, in the query's order, after `after`.
     pub async fn query(
         &self,
@@ -304,64 +326,18 @@ impl UserStore {
         after: Option<&Position>,
         limit: u64,
     ) -> Result<Vec<User>, Error> {
-        let mut select = user::Entity::find();
-        let filter = &query.filter;
-        if let Some(user_type) = filter.user_type {
-            select = select.filter(user::Column::UserType.eq(user_type.as_str()));
-        }
-        if let Some(is_guest) = filter.is_guest {
-            select = select.filter(user::Column::IsGuest.eq(is_guest));
-        }
-        if let Some(is_deleted) = filter.is_deleted {
-            select = select.filter(user::Column::IsDeleted.eq(is_deleted));
-        }
-        if let Some(banned) = filter.is_global_banned {
-            select = select.filter(user::Column::IsGlobalBanned.eq(banned));
-        }
-        match filter.is_flagged {
-            Some(true) => select = select.filter(user::Column::FlagCount.gt(0)),
-            Some(false) => select = select.filter(user::Column::FlagCount.eq(0)),
-            None => {}
-        }
-        let keyword = query.keyword.clone().unwrap_or_default();
-        select = match phase {
-            Phase::All => select,
-            Phase::Exact => select.filter(user::Column::SearchKey.eq(keyword)),
-            Phase::Prefix => select
-                .filter(user::Column::SearchKey.gt(keyword.clone()))
-                .filter(user::Column::SearchKey.lt(prefix_upper_bound(&keyword))),
-        };
-        select = match query.sort {
-            UserSort::DisplayName => {
-                if let Some(after) = after {
-                    select = select.filter(
-                        Condition::any()
-                            .add(user::Column::SortKey.gt(after.sort_key.clone()))
-                            .add(
-                                Condition::all()
-                                    .add(user::Column::SortKey.eq(after.sort_key.clone()))
-                                    .add(user::Column::Id.gt(after.id)),
-                            ),
-                    );
-                }
-                select
-                    .order_by_asc(user::Column::SortKey)
-                    .order_by_asc(user::Column::Id)
-            }
-            UserSort::FirstCreated => {
-                if let Some(after) = after {
-                    select = select.filter(user::Column::Id.gt(after.id));
-                }
-                select.order_by_asc(user::Column::Id)
-            }
-            UserSort::LastCreated => {
-                if let Some(after) = after {
-                    select = select.filter(user::Column::Id.lt(after.id));
-                }
-                select.order_by_desc(user::Column::Id)
-            }
-        };
-        self.rows(select.limit(limit)).await
+        self.rows(query_select(query, phase, after, limit)).await
+    }
+
+    /// The SQL [`UserStore::query`] runs, e.g. to EXPLAIN it.
+    pub fn query_statement(
+        &self,
+        query: &UserQuery,
+        phase: Phase,
+        after: Option<&Position>,
+        limit: u64,
+    ) -> sea_orm::Statement {
+        query_select(query, phase, after, limit).build(self.db.get_database_backend())
     }
 
     /// Up to `limit` events committed after sequence `after`, oldest first.
@@ -385,4 +361,100 @@ impl UserStore {
             .await?
             .map_or(0, |row| row.seq))
     }
+}
+
+fn new_user_row(new: &NewUser, now: DateTime<Utc>) -> Result<user::ActiveModel, Error> {
+    let display_name = new.display_name.as_str();
+    Ok(user::ActiveModel {
+        id: NotSet,
+        name: Set(new.name.as_str().to_owned()),
+        user_type: Set(new.user_type.as_str().to_owned()),
+        display_name: Set(display_name.to_owned()),
+        sort_key: Set(display_name_sort_key(display_name)),
+        search_key: Set(display_name_search_key(display_name)),
+        description: Set(new.description.as_str().to_owned()),
+        avatar_file_id: Set(None),
+        avatar_url: Set(None),
+        avatar_name: Set(None),
+        avatar_content_type: Set(None),
+        avatar_size: Set(None),
+        is_guest: Set(new.is_guest),
+        presence_status: Set(DEFAULT_PRESENCE_STATUS.to_owned()),
+        online: Set(false),
+        call_status: Set(CallStatus::Available.as_str().to_owned()),
+        properties: Set(mapping::properties_to_text(&new.properties)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        is_global_banned: Set(false),
+        flag_count: Set(0),
+        is_deleted: Set(false),
+        token_generation: Set(0),
+    })
+}
+
+fn query_select(
+    query: &UserQuery,
+    phase: Phase,
+    after: Option<&Position>,
+    limit: u64,
+) -> sea_orm::Select<user::Entity> {
+    let mut select = user::Entity::find();
+    let filter = &query.filter;
+    if let Some(user_type) = filter.user_type {
+        select = select.filter(user::Column::UserType.eq(user_type.as_str()));
+    }
+    if let Some(is_guest) = filter.is_guest {
+        select = select.filter(user::Column::IsGuest.eq(is_guest));
+    }
+    if let Some(is_deleted) = filter.is_deleted {
+        select = select.filter(user::Column::IsDeleted.eq(is_deleted));
+    }
+    if let Some(banned) = filter.is_global_banned {
+        select = select.filter(user::Column::IsGlobalBanned.eq(banned));
+    }
+    match filter.is_flagged {
+        Some(true) => select = select.filter(user::Column::FlagCount.gt(0)),
+        Some(false) => select = select.filter(user::Column::FlagCount.eq(0)),
+        None => {}
+    }
+    let keyword = query.keyword.clone().unwrap_or_default();
+    select = match phase {
+        Phase::All => select,
+        Phase::Exact => select.filter(user::Column::SearchKey.eq(keyword)),
+        Phase::Prefix => select
+            .filter(user::Column::SearchKey.gt(keyword.clone()))
+            .filter(user::Column::SearchKey.lt(prefix_upper_bound(&keyword))),
+    };
+    select = match query.sort {
+        UserSort::DisplayName => {
+            if let Some(after) = after {
+                select = select.filter(
+                    Condition::any()
+                        .add(user::Column::SortKey.gt(after.sort_key.clone()))
+                        .add(
+                            Condition::all()
+                                .add(user::Column::SortKey.eq(after.sort_key.clone()))
+                                .add(user::Column::Id.gt(after.id)),
+                        ),
+                );
+            }
+            select
+                .order_by_asc(user::Column::SortKey)
+                .order_by_asc(user::Column::Id)
+        }
+        UserSort::FirstCreated => {
+            if let Some(after) = after {
+                select = select.filter(user::Column::Id.gt(after.id));
+            }
+            select.order_by_asc(user::Column::Id)
+        }
+        UserSort::LastCreated => {
+            if let Some(after) = after {
+                select = select.filter(user::Column::Id.lt(after.id));
+            }
+            select.order_by_desc(user::Column::Id)
+        }
+    };
+    select.limit(limit)
 }

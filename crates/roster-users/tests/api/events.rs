@@ -1,0 +1,157 @@
+use std::time::Duration;
+
+use futures::StreamExt;
+use roster_kit::testing::Backend;
+use roster_proto::v1 as pb;
+use tonic::{Code, Streaming};
+
+use crate::helpers::{TestApp, assert_refused, create};
+use crate::on_both_backends;
+
+on_both_backends!(
+    events_replay_in_order_and_resume_after_a_cursor,
+    watchers_see_new_changes_live_and_from_other_replicas,
+    malformed_cursors_are_refused,
+);
+
+/// Upper bound on waiting for an event that must come; only a broken stream hits it.
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(20);
+
+async fn next_event(stream: &mut Streaming<pb::UserEvent>) -> pb::UserEvent {
+    match tokio::time::timeout(DELIVERY_DEADLINE, stream.next()).await {
+        Ok(Some(Ok(event))) => event,
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+fn summary(event: &pb::UserEvent) -> (pb::UserEventKind, String) {
+    (
+        event.kind(),
+        event
+            .user
+            .as_ref()
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default(),
+    )
+}
+
+fn cursor(event: &pb::UserEvent) -> String {
+    event
+        .meta
+        .as_ref()
+        .map(|m| m.cursor.clone())
+        .unwrap_or_default()
+}
+
+async fn events_replay_in_order_and_resume_after_a_cursor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut admin = app.admin().await;
+    let jane = create(&mut admin, "jane", "Jane").await;
+    create(&mut admin, "john", "John").await;
+    admin
+        .update_user(pb::UpdateUserRequest {
+            user: Some(pb::UserRef {
+                r#ref: Some(pb::user_ref::Ref::Id(jane.id)),
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+            patch: Some(pb::UserPatch {
+                display_name: "Jane Doe".into(),
+                ..Default::default()
+            }),
+            expected_version: 0,
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    admin
+        .set_presence(pb::SetPresenceRequest {
+            user: Some(pb::UserRef {
+                r#ref: Some(pb::user_ref::Ref::Id(jane.id)),
+            }),
+            online: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+
+    let mut stream = admin
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    let mut replayed = Vec::new();
+    for _ in 0..4 {
+        replayed.push(next_event(&mut stream).await);
+    }
+    let kinds: Vec<_> = replayed.iter().map(summary).collect();
+    assert_eq!(
+        kinds,
+        [
+            (pb::UserEventKind::Created, "Jane".to_owned()),
+            (pb::UserEventKind::Created, "John".to_owned()),
+            (pb::UserEventKind::Updated, "Jane Doe".to_owned()),
+            (pb::UserEventKind::PresenceChanged, "Jane Doe".to_owned()),
+        ]
+    );
+
+    let mut resumed = admin
+        .watch_user_events(pb::WatchUserEventsRequest {
+            after_cursor: cursor(&replayed[1]),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    let next = next_event(&mut resumed).await;
+    assert_eq!(cursor(&next), cursor(&replayed[2]));
+    assert_eq!(summary(&next), summary(&replayed[2]));
+}
+
+async fn watchers_see_new_changes_live_and_from_other_replicas(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let replica = TestApp::spawn_on(&app.database_url, |_| {}).await;
+    let mut admin = app.admin().await;
+    let mut replica_admin = replica.admin().await;
+
+    let mut local = admin
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    let mut remote = replica_admin
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+
+    create(&mut admin, "jane", "Jane").await;
+    assert_eq!(
+        summary(&next_event(&mut local).await),
+        (pb::UserEventKind::Created, "Jane".to_owned())
+    );
+    assert_eq!(
+        summary(&next_event(&mut remote).await),
+        (pb::UserEventKind::Created, "Jane".to_owned())
+    );
+
+    create(&mut replica_admin, "john", "John").await;
+    assert_eq!(
+        summary(&next_event(&mut local).await),
+        (pb::UserEventKind::Created, "John".to_owned())
+    );
+}
+
+async fn malformed_cursors_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut admin = app.admin().await;
+    let status = match admin
+        .watch_user_events(pb::WatchUserEventsRequest {
+            after_cursor: "yesterday".into(),
+        })
+        .await
+    {
+        Ok(_) => panic!("a malformed cursor was accepted"),
+        Err(status) => status,
+    };
+    assert_refused(&status, Code::InvalidArgument, "CURSOR_INVALID");
+}

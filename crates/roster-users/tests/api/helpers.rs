@@ -1,0 +1,187 @@
+//! Starts the real user service on a random local port over a fresh database.
+
+use std::{sync::Arc, time::Duration};
+
+use roster_kit::{
+    TokenKeys,
+    auth::BearerToken,
+    config::{CommonSettings, Secret},
+    testing::{Backend, TestDatabase, local_listener},
+};
+use roster_proto::v1::{self as pb, user_service_client::UserServiceClient};
+use roster_users::{UserService, UsersSettings};
+use tokio::sync::oneshot;
+use tonic::{Code, Status, service::interceptor::InterceptedService, transport::Channel};
+use tonic_types::StatusExt;
+
+pub type Client = UserServiceClient<InterceptedService<Channel, BearerToken>>;
+
+pub const SIGNING_KEY: &[u8] = b"roster-test-signing-key-32-bytes!";
+
+pub struct TestApp {
+    pub address: String,
+    pub keys: Arc<TokenKeys>,
+    pub database_url: String,
+    pub service: UserService,
+    shutdown: Option<oneshot::Sender<()>>,
+    _database: Option<TestDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut UsersSettings)) -> Self {
+        let database = TestDatabase::new(backend).await;
+        let url = database.url.clone();
+        let mut app = Self::spawn_on(&url, configure).await;
+        app._database = Some(database);
+        app
+    }
+
+    /// Another server over an existing database (e.g. a second replica).
+    pub async fn spawn_on(database_url: &str, configure: impl FnOnce(&mut UsersSettings)) -> Self {
+        if std::env::var("TEST_LOG").is_ok() {
+            let _ = roster_kit::telemetry::init(&Default::default());
+        }
+        let mut settings = UsersSettings {
+            database_url: Some(Secret::new(database_url)),
+            ..UsersSettings::default()
+        };
+        configure(&mut settings);
+        let common = CommonSettings::default();
+        let keys = Arc::new(
+            TokenKeys::new(SIGNING_KEY, &common.auth.issuer).unwrap_or_else(|e| panic!("{e}")),
+        );
+        let service = UserService::start(&settings, &common, keys.clone())
+            .await
+            .unwrap_or_else(|e| panic!("starting the user service: {e}"));
+        let mut server =
+            roster_kit::server::ServerBuilder::new(keys.clone(), Duration::from_secs(30));
+        service.register(&mut server);
+        let (listener, address) = local_listener().await;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap_or_else(|e| panic!("server failed: {e}"));
+        });
+        Self {
+            address,
+            keys,
+            database_url: database_url.to_owned(),
+            service,
+            shutdown: Some(shutdown),
+            _database: None,
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.address.clone())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.address))
+    }
+
+    pub async fn client(&self, token: &str) -> Client {
+        let bearer = BearerToken::new(token).unwrap_or_else(|e| panic!("{e}"));
+        UserServiceClient::with_interceptor(self.channel().await, bearer)
+    }
+
+    pub async fn anonymous(&self) -> UserServiceClient<Channel> {
+        UserServiceClient::new(self.channel().await)
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.keys
+            .issue_admin("tests", Duration::from_secs(3600))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .token
+    }
+
+    pub async fn admin(&self) -> Client {
+        self.client(&self.admin_token()).await
+    }
+
+    /// A session of `user` (generation 0, as for a never-revoked user).
+    pub async fn as_user(&self, user: &pb::User) -> Client {
+        let token = self
+            .keys
+            .issue_user(user.id, 0, Duration::from_secs(3600))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .token;
+        self.client(&token).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+pub async fn create(client: &mut Client, name: &str, display_name: &str) -> pb::User {
+    client
+        .create_user(pb::CreateUserRequest {
+            name: name.into(),
+            display_name: display_name.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("creating {name}: {s:?}"))
+        .into_inner()
+}
+
+/// Asserts the status code and the machine-readable reason.
+pub fn assert_refused(status: &Status, code: Code, reason: &str) {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    let details = status.get_error_details();
+    assert_eq!(
+        details.error_info().map(|info| info.reason.as_str()),
+        Some(reason),
+        "unexpected reason in {status:?}"
+    );
+}
+
+/// Field paths named by a status's BadRequest detail.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+pub fn expect_err<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>) -> Status {
+    match result {
+        Ok(response) => panic!("expected an error, got {:?}", response.into_inner()),
+        Err(status) => status,
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for an `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$test(roster_kit::testing::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$test(roster_kit::testing::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the user service over real gRPC, on SQLite and PostgreSQL.
+
+mod auth;
+mod batch;
+mod create;
+mod events;
+mod helpers;
+mod login;
+mod presence;
+mod query;
+mod search_plan;
+mod tokens;
+mod update;
