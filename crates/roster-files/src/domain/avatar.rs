@@ -1,0 +1,202 @@
+//! Avatar processing: dimension check from the header, bounded decoding,
+//! re-encoding without metadata, and the size variants.
+
+use std::io::Cursor;
+
+use bytes::Bytes;
+use image::{
+    DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits,
+    codecs::{gif::GifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebPEncoder},
+    imageops::FilterType,
+    metadata::Orientation,
+};
+use roster_kit::{Error, Result, error::ErrorKind};
+
+use super::{Variant, sniff::Sniffed};
+
+/// Longest side of each derived variant.
+pub const VARIANT_SIZES: [(Variant, u32); 2] = [(Variant::Size64, 64), (Variant::Size256, 256)];
+
+const JPEG_QUALITY: u8 = 90;
+/// Speed of GIF colour quantisation: 1 is best and slowest, 30 fastest.
+const GIF_SPEED: i32 = 10;
+
+/// The largest avatar accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct AvatarLimits {
+    pub max_width: u32,
+    pub max_height: u32,
+}
+
+/// One encoded rendition.
+#[derive(Debug, Clone)]
+pub struct Rendition {
+    pub variant: Variant,
+    pub content_type: &'static str,
+    pub bytes: Bytes,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The format of an accepted avatar, or `UNSUPPORTED_MEDIA_TYPE`.
+pub fn avatar_format(sniffed: Option<Sniffed>) -> Result<(ImageFormat, &'static str)> {
+    use super::sniff::{GIF, JPEG, PNG, WEBP};
+    let format = match sniffed {
+        Some(s) if s == PNG => ImageFormat::Png,
+        Some(s) if s == JPEG => ImageFormat::Jpeg,
+        Some(s) if s == GIF => ImageFormat::Gif,
+        Some(s) if s == WEBP => ImageFormat::WebP,
+        other => {
+            let what = other.map_or("unrecognised data", |s| s.content_type);
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "UNSUPPORTED_MEDIA_TYPE",
+                format!("an avatar must be a PNG, JPEG, GIF or WebP image, not {what}"),
+            ));
+        }
+    };
+    Ok((format, format.to_mime_type()))
+}
+
+fn image_invalid(err: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        "IMAGE_INVALID",
+        format!("the avatar does not decode as an image: {err}"),
+    )
+}
+
+fn too_large(width: u32, height: u32, limits: AvatarLimits) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        "IMAGE_TOO_LARGE",
+        format!(
+            "the avatar is {width}x{height} pixels; at most {}x{} are accepted",
+            limits.max_width, limits.max_height
+        ),
+    )
+}
+
+/// Decodes an avatar (refusing oversized ones from their header, before any
+/// pixel is decoded), applies its EXIF orientation, and re-encodes it and its
+/// variants in the same format. Nothing of the input but its pixels survives:
+/// EXIF, GPS, XMP, ICC profiles, comments and extra frames are dropped.
+///
+/// CPU-bound: run it on a blocking thread.
+pub fn process(bytes: &[u8], format: ImageFormat, limits: AvatarLimits) -> Result<Vec<Rendition>> {
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(image_invalid)?;
+    if width == 0 || height == 0 {
+        return Err(image_invalid("it has no pixels"));
+    }
+    if width > limits.max_width || height > limits.max_height {
+        return Err(too_large(width, height, limits));
+    }
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decode_limits = Limits::default();
+    decode_limits.max_image_width = Some(limits.max_width);
+    decode_limits.max_image_height = Some(limits.max_height);
+    // The decoded pixels (at most 16 bytes each) plus the decoder's own buffers.
+    decode_limits.max_alloc = Some(
+        u64::from(limits.max_width) * u64::from(limits.max_height) * 16 + 64 * 1024 * 1024,
+    );
+    reader.limits(decode_limits);
+    let mut decoder = reader.into_decoder().map_err(|err| match err {
+        image::ImageError::Limits(_) => too_large(width, height, limits),
+        other => image_invalid(other),
+    })?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|err| match err {
+        image::ImageError::Limits(_) => too_large(width, height, limits),
+        other => image_invalid(other),
+    })?;
+    image.apply_orientation(orientation);
+
+    let mut renditions = Vec::with_capacity(1 + VARIANT_SIZES.len());
+    renditions.push(encode(&image, format, Variant::Original)?);
+    for (variant, size) in VARIANT_SIZES {
+        let scaled = if image.width() > size || image.height() > size {
+            image.resize(size, size, FilterType::Triangle)
+        } else {
+            image.clone()
+        };
+        renditions.push(encode(&scaled, format, variant)?);
+    }
+    Ok(renditions)
+}
+
+fn encode(image: &DynamicImage, format: ImageFormat, variant: Variant) -> Result<Rendition> {
+    let mut out = Vec::new();
+    let result = match format {
+        ImageFormat::Jpeg => DynamicImage::ImageRgb8(image.to_rgb8())
+            .write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)),
+        ImageFormat::Png => image.write_with_encoder(PngEncoder::new(&mut out)),
+        ImageFormat::WebP => {
+            let pixels = if image.color().has_alpha() {
+                DynamicImage::ImageRgba8(image.to_rgba8())
+            } else {
+                DynamicImage::ImageRgb8(image.to_rgb8())
+            };
+            pixels.write_with_encoder(WebPEncoder::new_lossless(&mut out))
+        }
+        ImageFormat::Gif => {
+            let mut encoder = GifEncoder::new_with_speed(&mut out, GIF_SPEED);
+            encoder.encode_frame(image::Frame::new(image.to_rgba8()))
+        }
+        other => {
+            return Err(Error::internal(format!("no avatar encoder for {other:?}")));
+        }
+    };
+    result.map_err(Error::internal)?;
+    Ok(Rendition {
+        variant,
+        content_type: format.to_mime_type(),
+        bytes: Bytes::from(out),
+        width: image.width(),
+        height: image.height(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: AvatarLimits = AvatarLimits {
+        max_width: 1000,
+        max_height: 1000,
+    };
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = DynamicImage::new_rgb8(width, height);
+        let mut out = Vec::new();
+        image
+            .write_with_encoder(PngEncoder::new(&mut out))
+            .unwrap_or_else(|e| panic!("{e}"));
+        out
+    }
+
+    #[test]
+    fn variants_keep_the_aspect_ratio_and_never_enlarge() {
+        let renditions = process(&png(600, 300), ImageFormat::Png, LIMITS)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sizes: Vec<_> = renditions.iter().map(|r| (r.variant, r.width, r.height)).collect();
+        assert_eq!(
+            sizes,
+            vec![
+                (Variant::Original, 600, 300),
+                (Variant::Size64, 64, 32),
+                (Variant::Size256, 256, 128)
+            ]
+        );
+        let small = process(&png(40, 20), ImageFormat::Png, LIMITS).unwrap_or_else(|e| panic!("{e}"));
+        assert!(small.iter().all(|r| (r.width, r.height) == (40, 20)));
+    }
+
+    #[test]
+    fn oversized_images_are_refused_from_the_header() {
+        let err = process(&png(1001, 10), ImageFormat::Png, LIMITS).err();
+        assert_eq!(err.map(|e| e.reason), Some("IMAGE_TOO_LARGE"));
+    }
+}
