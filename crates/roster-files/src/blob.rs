@@ -62,7 +62,12 @@ pub fn open_store(
                 builder = builder.with_secret_access_key(secret.expose());
             }
             let store = builder.build().map_err(Error::internal)?;
-            match s3.prefix.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            match s3
+                .prefix
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
                 Some(prefix) => Ok(Arc::new(PrefixStore::new(store, prefix))),
                 None => Ok(Arc::new(store)),
             }
@@ -136,7 +141,11 @@ impl StreamingWrite {
     }
 
     pub async fn finish(self) -> Result<()> {
-        self.writer.finish().await.map(|_| ()).map_err(storage_error)
+        self.writer
+            .finish()
+            .await
+            .map(|_| ())
+            .map_err(storage_error)
     }
 
     /// Discards what was written; best effort.
@@ -210,7 +219,10 @@ impl Drop for PendingObjects {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { delete_all(&blob, &keys).await });
         } else {
-            tracing::error!(count = keys.len(), "objects of a cancelled upload were left behind");
+            tracing::error!(
+                count = keys.len(),
+                "objects of a cancelled upload were left behind"
+            );
         }
     }
 }

@@ -16,9 +16,13 @@ pub fn upload_messages(
     let mut messages = vec![UploadFileRequest {
         part: Some(upload_file_request::Part::Header(header)),
     }];
-    messages.extend(content.chunks(chunk_size.max(1)).map(|chunk| UploadFileRequest {
-        part: Some(upload_file_request::Part::Chunk(chunk.to_vec())),
-    }));
+    messages.extend(
+        content
+            .chunks(chunk_size.max(1))
+            .map(|chunk| UploadFileRequest {
+                part: Some(upload_file_request::Part::Chunk(chunk.to_vec())),
+            }),
+    );
     messages
 }
 

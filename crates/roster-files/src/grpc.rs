@@ -9,8 +9,8 @@ use roster_kit::{Actor, Error, auth::actor, paging};
 use roster_proto::v1::{
     DeleteFileRequest, DeleteFileResponse, DeleteUserFilesRequest, DeleteUserFilesResponse,
     DownloadFileRequest, DownloadFileResponse, File, FilePurpose, FileVariant, FileVariantInfo,
-    GetFileRequest, ListFilesRequest, ListFilesResponse, UploadFileRequest,
-    download_file_response, file_service_server::FileService, upload_file_request,
+    GetFileRequest, ListFilesRequest, ListFilesResponse, UploadFileRequest, download_file_response,
+    file_service_server::FileService, upload_file_request,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -133,33 +133,34 @@ fn file_id(value: &str, field: &str) -> Result<String, Error> {
 fn content_chunks(
     stream: Streaming<UploadFileRequest>,
 ) -> futures::stream::BoxStream<'static, Result<Bytes, Error>> {
-    stream.filter_map(|message| async move {
-        match message {
-            Ok(UploadFileRequest {
-                part: Some(upload_file_request::Part::Chunk(chunk)),
-            }) => Some(if chunk.len() > MAX_UPLOAD_CHUNK {
-                Err(Error::invalid_field(
-                    "chunk",
-                    format!("at most {MAX_UPLOAD_CHUNK} bytes per message"),
-                ))
-            } else {
-                Ok(Bytes::from(chunk))
-            }),
-            Ok(UploadFileRequest {
-                part: Some(upload_file_request::Part::Header(_)),
-            }) => Some(Err(Error::invalid_field(
-                "header",
-                "only the first message may carry the header",
-            ))),
-            Ok(UploadFileRequest { part: None }) => None,
-            Err(status) => Some(Err(Error::new(
-                roster_kit::error::ErrorKind::Aborted,
-                "UPLOAD_ABORTED",
-                format!("the upload stream failed: {}", status.message()),
-            ))),
-        }
-    })
-    .boxed()
+    stream
+        .filter_map(|message| async move {
+            match message {
+                Ok(UploadFileRequest {
+                    part: Some(upload_file_request::Part::Chunk(chunk)),
+                }) => Some(if chunk.len() > MAX_UPLOAD_CHUNK {
+                    Err(Error::invalid_field(
+                        "chunk",
+                        format!("at most {MAX_UPLOAD_CHUNK} bytes per message"),
+                    ))
+                } else {
+                    Ok(Bytes::from(chunk))
+                }),
+                Ok(UploadFileRequest {
+                    part: Some(upload_file_request::Part::Header(_)),
+                }) => Some(Err(Error::invalid_field(
+                    "header",
+                    "only the first message may carry the header",
+                ))),
+                Ok(UploadFileRequest { part: None }) => None,
+                Err(status) => Some(Err(Error::new(
+                    roster_kit::error::ErrorKind::Aborted,
+                    "UPLOAD_ABORTED",
+                    format!("the upload stream failed: {}", status.message()),
+                ))),
+            }
+        })
+        .boxed()
 }
 
 type DownloadStream = Pin<Box<dyn Stream<Item = Result<DownloadFileResponse, Status>> + Send>>;
@@ -219,7 +220,9 @@ impl FileService for FileApi {
         let variant = variant_from_proto(request.variant)?;
         let (info, bytes) = self.files.download(&id, variant).await?;
         let first = DownloadFileResponse {
-            part: Some(download_file_response::Part::Info(self.variant_info(&id, &info))),
+            part: Some(download_file_response::Part::Info(
+                self.variant_info(&id, &info),
+            )),
         };
         let chunks = bytes.map(|chunk| {
             chunk
@@ -266,8 +269,7 @@ impl FileService for FileApi {
                 Some(position.before_seq)
             }
             Some(_) => {
-                let mut err =
-                    Error::invalid_field("page_token", "belongs to a different query");
+                let mut err = Error::invalid_field("page_token", "belongs to a different query");
                 err.reason = "PAGE_TOKEN_INVALID";
                 return Err(err.into());
             }
@@ -306,7 +308,10 @@ impl FileService for FileApi {
     ) -> Result<Response<DeleteUserFilesResponse>, Status> {
         let actor = actor(&request)?;
         if !access::is_privileged(&actor) {
-            return Err(Error::permission_denied("only admin and service callers may delete a user's files").into());
+            return Err(Error::permission_denied(
+                "only admin and service callers may delete a user's files",
+            )
+            .into());
         }
         let user_id = request.get_ref().user_id;
         if user_id <= 0 {

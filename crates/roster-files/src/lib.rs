@@ -15,12 +15,7 @@ pub mod store;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use roster_kit::{
-    Result, TokenKeys,
-    config::CommonSettings,
-    db,
-    server::ServerBuilder,
-};
+use roster_kit::{Result, TokenKeys, config::CommonSettings, db, server::ServerBuilder};
 use roster_migrations::FilesMigrator;
 use roster_proto::v1::file_service_server::FileServiceServer;
 use tokio::net::TcpListener;
@@ -52,7 +47,10 @@ pub async fn build(settings: &FilesSettings, common: &CommonSettings) -> Result<
             max_height: settings.avatar_max_height,
         },
     );
-    Ok(FileServiceServer::new(FileApi::new(Arc::new(files), &settings.url_base)))
+    Ok(FileServiceServer::new(FileApi::new(
+        Arc::new(files),
+        &settings.url_base,
+    )))
 }
 
 /// Adds the service to a server being assembled (with the other services in

@@ -67,7 +67,7 @@ impl StorageSettings {
 
 /// S3-compatible storage. Unset credentials and region fall back to the usual
 /// `AWS_*` environment variables (and instance/pod credentials).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct S3Settings {
     /// Required with the `s3` backend; the bucket must exist.
@@ -81,18 +81,4 @@ pub struct S3Settings {
     pub allow_http: bool,
     /// Key prefix inside the bucket, e.g. `roster/`; none by default.
     pub prefix: Option<String>,
-}
-
-impl Default for S3Settings {
-    fn default() -> Self {
-        Self {
-            bucket: String::new(),
-            endpoint: None,
-            region: None,
-            access_key_id: None,
-            secret_access_key: None,
-            allow_http: false,
-            prefix: None,
-        }
-    }
 }

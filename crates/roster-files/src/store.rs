@@ -2,8 +2,9 @@
 
 use roster_kit::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::{NotSet, Set}, ColumnTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::domain::{FilePage, FileRecord, FileRepository, Purpose, VariantInfo};
@@ -52,9 +53,11 @@ impl SeaOrmFiles {
 }
 
 fn to_record(model: Model) -> Result<FileRecord> {
-    let purpose = Purpose::parse(&model.purpose)
-        .ok_or_else(|| Error::internal(format!("file {} has purpose {:?}", model.id, model.purpose)))?;
-    let variants: Vec<VariantInfo> = serde_json::from_str(&model.variants).map_err(Error::internal)?;
+    let purpose = Purpose::parse(&model.purpose).ok_or_else(|| {
+        Error::internal(format!("file {} has purpose {:?}", model.id, model.purpose))
+    })?;
+    let variants: Vec<VariantInfo> =
+        serde_json::from_str(&model.variants).map_err(Error::internal)?;
     Ok(FileRecord {
         id: model.id,
         owner_user_id: model.owner_user_id,

@@ -99,9 +99,8 @@ pub fn process(bytes: &[u8], format: ImageFormat, limits: AvatarLimits) -> Resul
     decode_limits.max_image_width = Some(limits.max_width);
     decode_limits.max_image_height = Some(limits.max_height);
     // The decoded pixels (at most 16 bytes each) plus the decoder's own buffers.
-    decode_limits.max_alloc = Some(
-        u64::from(limits.max_width) * u64::from(limits.max_height) * 16 + 64 * 1024 * 1024,
-    );
+    decode_limits.max_alloc =
+        Some(u64::from(limits.max_width) * u64::from(limits.max_height) * 16 + 64 * 1024 * 1024);
     reader.limits(decode_limits);
     let mut decoder = reader.into_decoder().map_err(|err| match err {
         image::ImageError::Limits(_) => too_large(width, height, limits),
@@ -179,9 +178,12 @@ mod tests {
 
     #[test]
     fn variants_keep_the_aspect_ratio_and_never_enlarge() {
-        let renditions = process(&png(600, 300), ImageFormat::Png, LIMITS)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let sizes: Vec<_> = renditions.iter().map(|r| (r.variant, r.width, r.height)).collect();
+        let renditions =
+            process(&png(600, 300), ImageFormat::Png, LIMITS).unwrap_or_else(|e| panic!("{e}"));
+        let sizes: Vec<_> = renditions
+            .iter()
+            .map(|r| (r.variant, r.width, r.height))
+            .collect();
         assert_eq!(
             sizes,
             vec![
@@ -190,7 +192,8 @@ mod tests {
                 (Variant::Size256, 256, 128)
             ]
         );
-        let small = process(&png(40, 20), ImageFormat::Png, LIMITS).unwrap_or_else(|e| panic!("{e}"));
+        let small =
+            process(&png(40, 20), ImageFormat::Png, LIMITS).unwrap_or_else(|e| panic!("{e}"));
         assert!(small.iter().all(|r| (r.width, r.height) == (40, 20)));
     }
 

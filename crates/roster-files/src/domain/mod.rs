@@ -142,20 +142,27 @@ impl NewUpload {
                 "header.name",
                 format!("must be 1–{MAX_NAME_CHARS} characters"),
             ));
-        } else if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        } else if name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+        {
             violations.push(roster_kit::FieldViolation::new(
                 "header.name",
                 "must not contain control characters, '/' or '\\'",
             ));
         }
         let declared_content_type = sniff::normalise(content_type);
-        if let Some(declared) = &declared_content_type {
-            if let Err(err) = sniff::validate_declared(declared, "header.content_type") {
-                violations.extend(err.violations);
-            }
+        if let Some(Err(err)) = declared_content_type
+            .as_deref()
+            .map(|declared| sniff::validate_declared(declared, "header.content_type"))
+        {
+            violations.extend(err.violations);
         }
         if size == 0 {
-            violations.push(roster_kit::FieldViolation::new("header.size", "must be at least 1"));
+            violations.push(roster_kit::FieldViolation::new(
+                "header.size",
+                "must be at least 1",
+            ));
         }
         let purpose = match purpose {
             Some(purpose) => Some(purpose),
@@ -199,7 +206,10 @@ pub mod access {
                 if requested > 0 {
                     Ok(requested)
                 } else {
-                    Err(Error::invalid_field(field, "is required for admin and service callers"))
+                    Err(Error::invalid_field(
+                        field,
+                        "is required for admin and service callers",
+                    ))
                 }
             }
         }
@@ -257,7 +267,10 @@ fn not_found(id: &str) -> Error {
 }
 
 fn too_large(max: u64) -> Error {
-    let mut err = Error::invalid_field("header.size", format!("the file exceeds the limit of {max} bytes"));
+    let mut err = Error::invalid_field(
+        "header.size",
+        format!("the file exceeds the limit of {max} bytes"),
+    );
     err.reason = "FILE_TOO_LARGE";
     err
 }
@@ -303,7 +316,12 @@ impl Meter {
 }
 
 impl<R: FileRepository> Files<R> {
-    pub fn new(repo: R, blob: BlobStore, max_upload_bytes: u64, avatar_limits: AvatarLimits) -> Self {
+    pub fn new(
+        repo: R,
+        blob: BlobStore,
+        max_upload_bytes: u64,
+        avatar_limits: AvatarLimits,
+    ) -> Self {
         Self {
             repo,
             blob,
@@ -330,7 +348,10 @@ impl<R: FileRepository> Files<R> {
         let id = uuid::Uuid::new_v4().to_string();
         let mut pending = PendingObjects::new(self.blob.clone());
         let stored = match upload.purpose {
-            Purpose::Avatar => self.store_avatar(&id, &upload, meter, chunks, &mut pending).await,
+            Purpose::Avatar => {
+                self.store_avatar(&id, &upload, meter, chunks, &mut pending)
+                    .await
+            }
             Purpose::Attachment => {
                 self.store_attachment(&id, &upload, meter, chunks, &mut pending)
                     .await
@@ -464,9 +485,10 @@ impl<R: FileRepository> Files<R> {
 
         let limits = self.avatar_limits;
         let content = content.freeze();
-        let renditions = tokio::task::spawn_blocking(move || avatar::process(&content, format, limits))
-            .await
-            .map_err(Error::internal)??;
+        let renditions =
+            tokio::task::spawn_blocking(move || avatar::process(&content, format, limits))
+                .await
+                .map_err(Error::internal)??;
 
         let mut record = FileRecord {
             id: id.to_owned(),
@@ -559,7 +581,9 @@ impl<R: FileRepository> Files<R> {
     pub async fn delete(&self, actor: &Actor, id: &str) -> Result<()> {
         let record = self.get(id).await?;
         if !access::may_delete(actor, &record) {
-            return Err(Error::permission_denied("only the owner may delete this file"));
+            return Err(Error::permission_denied(
+                "only the owner may delete this file",
+            ));
         }
         self.remove(&record).await?;
         Ok(())
@@ -567,7 +591,9 @@ impl<R: FileRepository> Files<R> {
 
     async fn remove(&self, record: &FileRecord) -> Result<bool> {
         for variant in record.stored_variants() {
-            self.blob.delete(&BlobStore::key(&record.id, variant)).await?;
+            self.blob
+                .delete(&BlobStore::key(&record.id, variant))
+                .await?;
         }
         self.repo.delete(&record.id).await
     }

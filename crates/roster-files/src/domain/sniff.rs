@@ -49,7 +49,10 @@ const TIFF: Sniffed = strict("image/tiff", &[]);
 const PDF: Sniffed = strict("application/pdf", &[]);
 const SEVEN_ZIP: Sniffed = strict("application/x-7z-compressed", &[]);
 const WASM: Sniffed = strict("application/wasm", &[]);
-const WAV: Sniffed = strict("audio/wav", &["audio/x-wav", "audio/wave", "audio/vnd.wave"]);
+const WAV: Sniffed = strict(
+    "audio/wav",
+    &["audio/x-wav", "audio/wave", "audio/vnd.wave"],
+);
 const GZIP: Sniffed = loose("application/gzip");
 const ZIP: Sniffed = loose("application/zip");
 const OGG: Sniffed = loose("application/ogg");
@@ -137,7 +140,11 @@ pub fn validate_declared(declared: &str, field: &str) -> Result<(), Error> {
 
 /// The type to store, or `CONTENT_TYPE_MISMATCH` naming both types when the
 /// declaration disagrees with the content.
-pub fn resolve(declared: Option<&str>, sniffed: Option<Sniffed>, field: &str) -> Result<String, Error> {
+pub fn resolve(
+    declared: Option<&str>,
+    sniffed: Option<Sniffed>,
+    field: &str,
+) -> Result<String, Error> {
     let mismatch = |content: &str| {
         let declared = declared.unwrap_or_default();
         let mut err = Error::invalid_field(
@@ -190,7 +197,9 @@ mod tests {
     fn a_lying_declaration_names_both_types() {
         let err = resolve(Some("image/png"), Some(JPEG), "header.content_type").err();
         let err = err.map(|e| (e.reason, e.message));
-        assert!(matches!(&err, Some(("CONTENT_TYPE_MISMATCH", m)) if m.contains("image/png") && m.contains("image/jpeg")));
+        assert!(
+            matches!(&err, Some(("CONTENT_TYPE_MISMATCH", m)) if m.contains("image/png") && m.contains("image/jpeg"))
+        );
         assert!(resolve(Some("image/png"), None, "f").is_err());
         assert!(resolve(Some("text/plain"), Some(PDF), "f").is_err());
     }
@@ -198,10 +207,19 @@ mod tests {
     #[test]
     fn containers_accept_their_many_declared_types() {
         let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-        assert_eq!(resolve(Some(docx), Some(ZIP), "f").ok().as_deref(), Some(docx));
+        assert_eq!(
+            resolve(Some(docx), Some(ZIP), "f").ok().as_deref(),
+            Some(docx)
+        );
         assert!(resolve(Some("image/gif"), Some(ZIP), "f").is_err());
-        assert_eq!(resolve(Some("text/plain"), None, "f").ok().as_deref(), Some("text/plain"));
-        assert_eq!(resolve(None, None, "f").ok().as_deref(), Some("application/octet-stream"));
+        assert_eq!(
+            resolve(Some("text/plain"), None, "f").ok().as_deref(),
+            Some("text/plain")
+        );
+        assert_eq!(
+            resolve(None, None, "f").ok().as_deref(),
+            Some("application/octet-stream")
+        );
     }
 
     #[test]

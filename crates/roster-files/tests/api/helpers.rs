@@ -25,10 +25,7 @@ use roster_proto::v1::{
 use sea_orm::ConnectionTrait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::{
-    Status,
-    client::GrpcService,
-    service::interceptor::InterceptedService,
-    transport::Channel,
+    Status, client::GrpcService, service::interceptor::InterceptedService, transport::Channel,
 };
 use tonic_types::StatusExt;
 
@@ -45,6 +42,7 @@ pub enum Storage {
 }
 
 pub struct TestApp {
+    pub backend: Backend,
     address: String,
     keys: TokenKeys,
     db: TestDatabase,
@@ -67,9 +65,8 @@ impl TestApp {
         let (storage_settings, moto) = match storage {
             Storage::Local => (StorageSettings::default(), None),
             Storage::S3 => {
-                let moto = Moto::start().await;
                 let bucket = "roster-files-test";
-                moto.create_bucket(bucket).await;
+                let moto = Moto::start(bucket).await;
                 let settings = StorageSettings {
                     backend: StorageBackend::S3,
                     local_dir: None,
@@ -121,6 +118,7 @@ impl TestApp {
             }
         });
         Self {
+            backend,
             address,
             keys,
             db,
@@ -229,6 +227,17 @@ impl TestApp {
             .unwrap_or_else(|s| panic!("download {file_id} {variant:?}: {s:?}"))
     }
 
+    /// Runs SQL statements directly against the service's database.
+    pub async fn execute(&self, sql: &str) {
+        let db = sea_orm::Database::connect(&self.db.url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        db.execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = db.close().await;
+    }
+
     /// Rows in the service's `files` table.
     pub async fn row_count(&self) -> i64 {
         let db = sea_orm::Database::connect(&self.db.url)
@@ -326,42 +335,47 @@ pub struct Moto {
 }
 
 impl Moto {
-    pub async fn start() -> Self {
+    /// Starts `moto_server` (or `$ROSTER_TEST_MOTO_SERVER`) and creates `bucket`,
+    /// polling until the server answers.
+    pub async fn start(bucket: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap_or_else(|e| panic!("finding a free port: {e}"));
-        let child = Command::new("moto_server")
+        let program =
+            std::env::var("ROSTER_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let child = Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot start `moto_server` ({e}). The S3 tests need it: `make test` installs it \
-                     (pip install 'moto[server]')"
+                    "cannot start `{program}` ({e}). The S3 tests need it: `make test` installs it \
+                     (python3 -m pip install 'moto[server]')"
                 )
             });
         let address = format!("127.0.0.1:{port}");
-        Self {
+        let mut moto = Self {
             child,
             endpoint: format!("http://{address}"),
             address,
-        }
-    }
-
-    /// Creates a bucket, polling until the server answers.
-    pub async fn create_bucket(&self, bucket: &str) {
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            match self.put_bucket(bucket).await {
-                Ok(status) if status.contains(" 200 ") => return,
+            match moto.put_bucket(bucket).await {
+                Ok(status) if status.contains(" 200 ") => return moto,
                 Ok(status) => panic!("moto refused to create bucket {bucket}: {status}"),
                 Err(err) => {
+                    if let Ok(Some(exit)) = moto.child.try_wait() {
+                        panic!(
+                            "`{program}` exited at start ({exit}); reinstall it with `make test`"
+                        );
+                    }
                     assert!(
                         Instant::now() < deadline,
-                        "moto_server did not answer on {} within 60 s: {err}",
-                        self.address
+                        "`{program}` did not answer on {} within 60 s: {err}",
+                        moto.address
                     );
                     // Poll again shortly; the server is still starting.
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -436,7 +450,9 @@ pub fn jpeg_with_exif(width: u32, height: u32, extra: &[u8]) -> Vec<u8> {
     });
     let mut jpeg = Vec::new();
     image::DynamicImage::ImageRgb8(image)
-        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90))
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut jpeg, 90,
+        ))
         .unwrap_or_else(|e| panic!("{e}"));
 
     // TIFF header (big endian), one IFD entry: Orientation (0x0112) SHORT 1 = 1.

@@ -5,6 +5,7 @@ mod helpers;
 
 use helpers::{Storage, TestApp, bomb_png, jpeg_with_exif, png, reason};
 use roster_files::client::{upload, upload_messages};
+use roster_kit::testing::Backend;
 use roster_proto::v1::{
     DeleteFileRequest, DeleteUserFilesRequest, FilePurpose, FileVariant, GetFileRequest,
     ListFilesRequest, UploadFileHeader, file_service_client::FileServiceClient,
@@ -80,6 +81,7 @@ on_both_databases!(
     delete_user_files_is_idempotent_and_privileged,
     user_cannot_delete_or_upload_for_another_user,
     calls_without_a_token_are_unauthenticated,
+    a_failed_metadata_insert_removes_the_stored_objects,
 );
 
 on_s3!(
@@ -93,7 +95,12 @@ async fn upload_get_download_round_trips_byte_exact(app: TestApp) {
     let bytes = content(200_000);
     let file = upload(
         &mut client,
-        header("notes.txt", "text/plain; charset=utf-8", bytes.len(), FilePurpose::Attachment),
+        header(
+            "notes.txt",
+            "text/plain; charset=utf-8",
+            bytes.len(),
+            FilePurpose::Attachment,
+        ),
         &bytes,
         CHUNK,
     )
@@ -111,16 +118,23 @@ async fn upload_get_download_round_trips_byte_exact(app: TestApp) {
     // Anyone authenticated may read it.
     let mut other = app.user_client(8).await;
     let got = other
-        .get_file(GetFileRequest { file_id: file.id.clone() })
+        .get_file(GetFileRequest {
+            file_id: file.id.clone(),
+        })
         .await
         .unwrap_or_else(|s| panic!("get: {s:?}"))
         .into_inner();
     assert_eq!(got, file);
 
-    let (info, downloaded) = app.download(&mut other, &file.id, FileVariant::Original).await;
+    let (info, downloaded) = app
+        .download(&mut other, &file.id, FileVariant::Original)
+        .await;
     assert_eq!(info.size, bytes.len() as i64);
     assert_eq!(info.content_type, "text/plain");
-    assert!(downloaded == bytes, "downloaded bytes differ from the upload");
+    assert!(
+        downloaded == bytes,
+        "downloaded bytes differ from the upload"
+    );
     assert_eq!(app.row_count().await, 1);
     assert_eq!(app.object_count().await, 1);
 
@@ -136,15 +150,22 @@ async fn upload_get_download_round_trips_byte_exact(app: TestApp) {
         .await
         .unwrap_or_else(|s| panic!("upload: {s:?}"));
         assert_eq!(stored.content_type, "image/png");
-        let (_, back) = app.download(&mut client, &stored.id, FileVariant::Original).await;
+        let (_, back) = app
+            .download(&mut client, &stored.id, FileVariant::Original)
+            .await;
         assert!(back == picture, "attachments are stored byte-exact");
     }
 
     let missing = other
-        .get_file(GetFileRequest { file_id: uuid::Uuid::new_v4().to_string() })
+        .get_file(GetFileRequest {
+            file_id: uuid::Uuid::new_v4().to_string(),
+        })
         .await
         .err();
-    assert_eq!(missing.as_ref().map(|s| (s.code(), reason(s))), Some((Code::NotFound, "FILE_NOT_FOUND".into())));
+    assert_eq!(
+        missing.as_ref().map(|s| (s.code(), reason(s))),
+        Some((Code::NotFound, "FILE_NOT_FOUND".into()))
+    );
     let no_variant = app
         .try_download(&mut other, &file.id, FileVariant::Size64)
         .await
@@ -159,20 +180,42 @@ async fn lying_content_type_is_refused_naming_both_and_leaves_nothing(app: TestA
     let mut client = app.user_client(7).await;
     let jpeg = jpeg_with_exif(32, 32, b"");
     for purpose in [FilePurpose::Attachment, FilePurpose::Avatar] {
-        let status = upload(&mut client, header("a.png", "image/png", jpeg.len(), purpose), &jpeg, CHUNK)
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("a JPEG declared as PNG was accepted"));
+        let status = upload(
+            &mut client,
+            header("a.png", "image/png", jpeg.len(), purpose),
+            &jpeg,
+            CHUNK,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a JPEG declared as PNG was accepted"));
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(reason(&status), "CONTENT_TYPE_MISMATCH");
-        assert!(status.message().contains("image/png") && status.message().contains("image/jpeg"), "{}", status.message());
+        assert!(
+            status.message().contains("image/png") && status.message().contains("image/jpeg"),
+            "{}",
+            status.message()
+        );
     }
     // Text declared as a PDF.
     let text = content(1000);
-    let status = upload(&mut client, header("a.pdf", "application/pdf", text.len(), FilePurpose::Attachment), &text, CHUNK)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(reason).as_deref(), Some("CONTENT_TYPE_MISMATCH"));
+    let status = upload(
+        &mut client,
+        header(
+            "a.pdf",
+            "application/pdf",
+            text.len(),
+            FilePurpose::Attachment,
+        ),
+        &text,
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(reason).as_deref(),
+        Some("CONTENT_TYPE_MISMATCH")
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -181,10 +224,18 @@ async fn oversized_uploads_are_refused_and_leave_nothing(app: TestApp) {
     let max = app.max_upload_bytes as usize;
 
     // Declared above the limit: refused before any byte is read.
-    let status = upload(&mut client, header("big", "", max + 1, FilePurpose::Attachment), &content(10), CHUNK)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(|s| (s.code(), reason(s))), Some((Code::InvalidArgument, "FILE_TOO_LARGE".into())));
+    let status = upload(
+        &mut client,
+        header("big", "", max + 1, FilePurpose::Attachment),
+        &content(10),
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(|s| (s.code(), reason(s))),
+        Some((Code::InvalidArgument, "FILE_TOO_LARGE".into()))
+    );
 
     // Declared within the limit, but the stream goes past it.
     for purpose in [FilePurpose::Attachment, FilePurpose::Avatar] {
@@ -193,15 +244,26 @@ async fn oversized_uploads_are_refused_and_leave_nothing(app: TestApp) {
         let status = upload(&mut client, header("big", "", max, purpose), &bytes, CHUNK)
             .await
             .err();
-        assert_eq!(status.as_ref().map(|s| (s.code(), reason(s))), Some((Code::InvalidArgument, "FILE_TOO_LARGE".into())));
+        assert_eq!(
+            status.as_ref().map(|s| (s.code(), reason(s))),
+            Some((Code::InvalidArgument, "FILE_TOO_LARGE".into()))
+        );
     }
 
     // More bytes than declared, within the limit.
     let bytes = content(5000);
-    let status = upload(&mut client, header("more", "", 1000, FilePurpose::Attachment), &bytes, 700)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(reason).as_deref(), Some("UPLOAD_SIZE_MISMATCH"));
+    let status = upload(
+        &mut client,
+        header("more", "", 1000, FilePurpose::Attachment),
+        &bytes,
+        700,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(reason).as_deref(),
+        Some("UPLOAD_SIZE_MISMATCH")
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -215,11 +277,19 @@ async fn truncated_upload_is_refused_and_leaves_nothing(app: TestApp) {
         (FilePurpose::Avatar, &picture[..], picture.len() + 1),
     ];
     for (purpose, sent, declared) in cases {
-        let status = upload(&mut client, header("cut", "", declared, purpose), sent, CHUNK)
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("a truncated upload was accepted"));
-        assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "UPLOAD_SIZE_MISMATCH".into()));
+        let status = upload(
+            &mut client,
+            header("cut", "", declared, purpose),
+            sent,
+            CHUNK,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a truncated upload was accepted"));
+        assert_eq!(
+            (status.code(), reason(&status)),
+            (Code::InvalidArgument, "UPLOAD_SIZE_MISMATCH".into())
+        );
     }
     app.assert_nothing_stored().await;
 }
@@ -227,25 +297,49 @@ async fn truncated_upload_is_refused_and_leaves_nothing(app: TestApp) {
 async fn non_image_avatars_are_refused_and_leave_nothing(app: TestApp) {
     let mut client = app.user_client(7).await;
     let text = content(3000);
-    let status = upload(&mut client, header("me.txt", "text/plain", text.len(), FilePurpose::Avatar), &text, CHUNK)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(|s| (s.code(), reason(s))), Some((Code::InvalidArgument, "UNSUPPORTED_MEDIA_TYPE".into())));
+    let status = upload(
+        &mut client,
+        header("me.txt", "text/plain", text.len(), FilePurpose::Avatar),
+        &text,
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(|s| (s.code(), reason(s))),
+        Some((Code::InvalidArgument, "UNSUPPORTED_MEDIA_TYPE".into()))
+    );
 
     let pdf = b"%PDF-1.7\n% not really a picture\n".to_vec();
-    let status = upload(&mut client, header("me.pdf", "", pdf.len(), FilePurpose::Avatar), &pdf, CHUNK)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(reason).as_deref(), Some("UNSUPPORTED_MEDIA_TYPE"));
+    let status = upload(
+        &mut client,
+        header("me.pdf", "", pdf.len(), FilePurpose::Avatar),
+        &pdf,
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(reason).as_deref(),
+        Some("UNSUPPORTED_MEDIA_TYPE")
+    );
 
     // A PNG signature followed by garbage does not decode.
     let mut broken = png(32, 32);
     let len = broken.len();
     broken[40..len - 20].fill(0x5A);
-    let status = upload(&mut client, header("me.png", "image/png", broken.len(), FilePurpose::Avatar), &broken, CHUNK)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(|s| (s.code(), reason(s))), Some((Code::InvalidArgument, "IMAGE_INVALID".into())));
+    let status = upload(
+        &mut client,
+        header("me.png", "image/png", broken.len(), FilePurpose::Avatar),
+        &broken,
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(|s| (s.code(), reason(s))),
+        Some((Code::InvalidArgument, "IMAGE_INVALID".into()))
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -253,19 +347,39 @@ async fn decompression_bomb_avatar_is_refused_and_leaves_nothing(app: TestApp) {
     let mut client = app.user_client(7).await;
     let bomb = bomb_png(50_000, 50_000);
     assert!(bomb.len() < 1024, "the bomb itself is tiny");
-    let status = upload(&mut client, header("bomb.png", "image/png", bomb.len(), FilePurpose::Avatar), &bomb, CHUNK)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("a 50000x50000 avatar was accepted"));
-    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "IMAGE_TOO_LARGE".into()));
-    assert!(status.message().contains("50000x50000"), "{}", status.message());
+    let status = upload(
+        &mut client,
+        header("bomb.png", "image/png", bomb.len(), FilePurpose::Avatar),
+        &bomb,
+        CHUNK,
+    )
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("a 50000x50000 avatar was accepted"));
+    assert_eq!(
+        (status.code(), reason(&status)),
+        (Code::InvalidArgument, "IMAGE_TOO_LARGE".into())
+    );
+    assert!(
+        status.message().contains("50000x50000"),
+        "{}",
+        status.message()
+    );
 
     // Just over the configured bound is refused too; at the bound it is accepted.
     let wide = bomb_png(4097, 1);
-    let status = upload(&mut client, header("wide.png", "", wide.len(), FilePurpose::Avatar), &wide, CHUNK)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(reason).as_deref(), Some("IMAGE_TOO_LARGE"));
+    let status = upload(
+        &mut client,
+        header("wide.png", "", wide.len(), FilePurpose::Avatar),
+        &wide,
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(reason).as_deref(),
+        Some("IMAGE_TOO_LARGE")
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -273,23 +387,49 @@ async fn avatar_exif_metadata_is_not_stored(app: TestApp) {
     let mut client = app.user_client(7).await;
     let secret = b"GPS 48.8584N 2.2945E secret-marker";
     let jpeg = jpeg_with_exif(120, 80, secret);
-    assert!(contains(&jpeg, b"Exif\0\0") && contains(&jpeg, secret), "the input carries EXIF");
+    assert!(
+        contains(&jpeg, b"Exif\0\0") && contains(&jpeg, secret),
+        "the input carries EXIF"
+    );
 
-    let file = upload(&mut client, header("me.jpg", "image/jpeg", jpeg.len(), FilePurpose::Avatar), &jpeg, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    let file = upload(
+        &mut client,
+        header("me.jpg", "image/jpeg", jpeg.len(), FilePurpose::Avatar),
+        &jpeg,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
     assert_eq!(file.content_type, "image/jpeg");
     assert_eq!((file.width, file.height), (120, 80));
-    for variant in [FileVariant::Original, FileVariant::Size64, FileVariant::Size256] {
+    for variant in [
+        FileVariant::Original,
+        FileVariant::Size64,
+        FileVariant::Size256,
+    ] {
         let (_, stored) = app.download(&mut client, &file.id, variant).await;
         assert!(stored.starts_with(&[0xFF, 0xD8, 0xFF]), "still a JPEG");
-        assert!(!contains(&stored, b"Exif"), "{variant:?} still has an EXIF segment");
-        assert!(!contains(&stored, secret), "{variant:?} still has the GPS text");
-        assert!(!contains(&stored, &[0xFF, 0xE1]), "{variant:?} still has an APP1 segment");
-        image::load_from_memory(&stored).unwrap_or_else(|e| panic!("{variant:?} does not decode: {e}"));
+        assert!(
+            !contains(&stored, b"Exif"),
+            "{variant:?} still has an EXIF segment"
+        );
+        assert!(
+            !contains(&stored, secret),
+            "{variant:?} still has the GPS text"
+        );
+        assert!(
+            !contains(&stored, &[0xFF, 0xE1]),
+            "{variant:?} still has an APP1 segment"
+        );
+        image::load_from_memory(&stored)
+            .unwrap_or_else(|e| panic!("{variant:?} does not decode: {e}"));
     }
     assert_eq!(file.sha256.len(), 64);
-    assert_ne!(file.sha256, hex::encode(Sha256::digest(&jpeg)), "the stored avatar is re-encoded");
+    assert_ne!(
+        file.sha256,
+        hex::encode(Sha256::digest(&jpeg)),
+        "the stored avatar is re-encoded"
+    );
 }
 
 async fn avatar_variants_keep_aspect_and_have_the_right_sizes(app: TestApp) {
@@ -304,7 +444,9 @@ async fn avatar_variants_keep_aspect_and_have_the_right_sizes(app: TestApp) {
     // What the user service checks before accepting an avatar file id.
     let mut user = app.user_client(42).await;
     let got = user
-        .get_file(GetFileRequest { file_id: file.id.clone() })
+        .get_file(GetFileRequest {
+            file_id: file.id.clone(),
+        })
         .await
         .unwrap_or_else(|s| panic!("get: {s:?}"))
         .into_inner();
@@ -313,10 +455,17 @@ async fn avatar_variants_keep_aspect_and_have_the_right_sizes(app: TestApp) {
     assert_eq!(got.content_type, "image/png");
     assert_eq!((got.width, got.height), (600, 300));
 
-    let sizes: Vec<_> = got.variants.iter().map(|v| (v.variant, v.width, v.height)).collect();
+    let sizes: Vec<_> = got
+        .variants
+        .iter()
+        .map(|v| (v.variant, v.width, v.height))
+        .collect();
     assert_eq!(
         sizes,
-        vec![(FileVariant::Size64 as i32, 64, 32), (FileVariant::Size256 as i32, 256, 128)]
+        vec![
+            (FileVariant::Size64 as i32, 64, 32),
+            (FileVariant::Size256 as i32, 256, 128)
+        ]
     );
     for (variant, width, height) in [
         (FileVariant::Original, 600, 300),
@@ -328,16 +477,29 @@ async fn avatar_variants_keep_aspect_and_have_the_right_sizes(app: TestApp) {
         assert_eq!((info.width, info.height), (width, height));
         let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
             .unwrap_or_else(|e| panic!("{variant:?}: {e}"));
-        assert_eq!((decoded.width(), decoded.height()), (width, height), "{variant:?}");
+        assert_eq!(
+            (decoded.width(), decoded.height()),
+            (width, height),
+            "{variant:?}"
+        );
     }
     assert_eq!(app.object_count().await, 3);
 
     // Small avatars are never enlarged.
     let small = png(40, 20);
-    let file = upload(&mut user, header("small.png", "", small.len(), FilePurpose::Avatar), &small, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
-    assert!(file.variants.iter().all(|v| (v.width, v.height) == (40, 20)));
+    let file = upload(
+        &mut user,
+        header("small.png", "", small.len(), FilePurpose::Avatar),
+        &small,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    assert!(
+        file.variants
+            .iter()
+            .all(|v| (v.width, v.height) == (40, 20))
+    );
 }
 
 async fn list_files_pages_through_one_owners_files_newest_first(app: TestApp) {
@@ -346,18 +508,33 @@ async fn list_files_pages_through_one_owners_files_newest_first(app: TestApp) {
     let bytes = content(100);
     let mut uploaded = Vec::new();
     for n in 0..5 {
-        let file = upload(&mut alice, header(&format!("f{n}"), "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
-            .await
-            .unwrap_or_else(|s| panic!("upload: {s:?}"));
+        let file = upload(
+            &mut alice,
+            header(&format!("f{n}"), "", bytes.len(), FilePurpose::Attachment),
+            &bytes,
+            CHUNK,
+        )
+        .await
+        .unwrap_or_else(|s| panic!("upload: {s:?}"));
         uploaded.push(file.id);
     }
-    upload(&mut bob, header("bob", "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    upload(
+        &mut bob,
+        header("bob", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
     let picture = png(8, 8);
-    let avatar = upload(&mut alice, header("me", "", picture.len(), FilePurpose::Avatar), &picture, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    let avatar = upload(
+        &mut alice,
+        header("me", "", picture.len(), FilePurpose::Avatar),
+        &picture,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
 
     let mut seen = Vec::new();
     let mut token = String::new();
@@ -397,45 +574,89 @@ async fn list_files_pages_through_one_owners_files_newest_first(app: TestApp) {
 
     // A token only continues the query it came from.
     let first = alice
-        .list_files(ListFilesRequest { page_size: 1, ..Default::default() })
+        .list_files(ListFilesRequest {
+            page_size: 1,
+            ..Default::default()
+        })
         .await
         .unwrap_or_else(|s| panic!("list: {s:?}"))
         .into_inner();
     let status = alice
-        .list_files(ListFilesRequest { owner_user_id: 2, page_size: 1, page_token: first.next_page_token, ..Default::default() })
+        .list_files(ListFilesRequest {
+            owner_user_id: 2,
+            page_size: 1,
+            page_token: first.next_page_token,
+            ..Default::default()
+        })
         .await
         .err();
-    assert_eq!(status.as_ref().map(reason).as_deref(), Some("PAGE_TOKEN_INVALID"));
-    let status = app.admin_client().await.list_files(ListFilesRequest::default()).await.err();
-    assert_eq!(status.as_ref().map(|s| s.code()), Some(Code::InvalidArgument));
+    assert_eq!(
+        status.as_ref().map(reason).as_deref(),
+        Some("PAGE_TOKEN_INVALID")
+    );
+    let status = app
+        .admin_client()
+        .await
+        .list_files(ListFilesRequest::default())
+        .await
+        .err();
+    assert_eq!(
+        status.as_ref().map(|s| s.code()),
+        Some(Code::InvalidArgument)
+    );
 }
 
 async fn delete_file_removes_row_and_objects(app: TestApp) {
     let mut client = app.user_client(7).await;
     let picture = png(300, 300);
-    let avatar = upload(&mut client, header("me.png", "", picture.len(), FilePurpose::Avatar), &picture, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    let avatar = upload(
+        &mut client,
+        header("me.png", "", picture.len(), FilePurpose::Avatar),
+        &picture,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
     let bytes = content(1000);
-    let attachment = upload(&mut client, header("a", "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    let attachment = upload(
+        &mut client,
+        header("a", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
     assert_eq!((app.row_count().await, app.object_count().await), (2, 4));
 
     client
-        .delete_file(DeleteFileRequest { file_id: avatar.id.clone() })
+        .delete_file(DeleteFileRequest {
+            file_id: avatar.id.clone(),
+        })
         .await
         .unwrap_or_else(|s| panic!("delete: {s:?}"));
     assert_eq!((app.row_count().await, app.object_count().await), (1, 1));
-    let status = client.get_file(GetFileRequest { file_id: avatar.id.clone() }).await.err();
+    let status = client
+        .get_file(GetFileRequest {
+            file_id: avatar.id.clone(),
+        })
+        .await
+        .err();
     assert_eq!(status.as_ref().map(|s| s.code()), Some(Code::NotFound));
-    let status = client.delete_file(DeleteFileRequest { file_id: avatar.id }).await.err();
-    assert_eq!(status.as_ref().map(reason).as_deref(), Some("FILE_NOT_FOUND"));
+    let status = client
+        .delete_file(DeleteFileRequest { file_id: avatar.id })
+        .await
+        .err();
+    assert_eq!(
+        status.as_ref().map(reason).as_deref(),
+        Some("FILE_NOT_FOUND")
+    );
 
     // An admin may delete anyone's file.
     app.admin_client()
         .await
-        .delete_file(DeleteFileRequest { file_id: attachment.id })
+        .delete_file(DeleteFileRequest {
+            file_id: attachment.id,
+        })
         .await
         .unwrap_or_else(|s| panic!("admin delete: {s:?}"));
     app.assert_nothing_stored().await;
@@ -446,21 +667,42 @@ async fn delete_user_files_is_idempotent_and_privileged(app: TestApp) {
     let bytes = content(500);
     let picture = png(100, 50);
     for n in 0..3 {
-        upload(&mut user, header(&format!("f{n}"), "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
-            .await
-            .unwrap_or_else(|s| panic!("upload: {s:?}"));
+        upload(
+            &mut user,
+            header(&format!("f{n}"), "", bytes.len(), FilePurpose::Attachment),
+            &bytes,
+            CHUNK,
+        )
+        .await
+        .unwrap_or_else(|s| panic!("upload: {s:?}"));
     }
-    upload(&mut user, header("me", "", picture.len(), FilePurpose::Avatar), &picture, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    upload(
+        &mut user,
+        header("me", "", picture.len(), FilePurpose::Avatar),
+        &picture,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
     let mut other = app.user_client(6).await;
-    upload(&mut other, header("kept", "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    upload(
+        &mut other,
+        header("kept", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
 
     // Users may not run the cascade, not even on themselves.
-    let status = user.delete_user_files(DeleteUserFilesRequest { user_id: 5 }).await.err();
-    assert_eq!(status.as_ref().map(|s| s.code()), Some(Code::PermissionDenied));
+    let status = user
+        .delete_user_files(DeleteUserFilesRequest { user_id: 5 })
+        .await
+        .err();
+    assert_eq!(
+        status.as_ref().map(|s| s.code()),
+        Some(Code::PermissionDenied)
+    );
 
     let mut service = app.service_client("moderation").await;
     let first = service
@@ -491,11 +733,21 @@ async fn user_cannot_delete_or_upload_for_another_user(app: TestApp) {
     let mut owner = app.user_client(1).await;
     let mut intruder = app.user_client(2).await;
     let bytes = content(300);
-    let file = upload(&mut owner, header("mine", "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    let file = upload(
+        &mut owner,
+        header("mine", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
 
-    let status = intruder.delete_file(DeleteFileRequest { file_id: file.id.clone() }).await.err();
+    let status = intruder
+        .delete_file(DeleteFileRequest {
+            file_id: file.id.clone(),
+        })
+        .await
+        .err();
     assert_eq!(
         status.as_ref().map(|s| (s.code(), reason(s))),
         Some((Code::PermissionDenied, "PERMISSION_DENIED".into()))
@@ -505,13 +757,24 @@ async fn user_cannot_delete_or_upload_for_another_user(app: TestApp) {
     let mut head = header("yours", "", bytes.len(), FilePurpose::Attachment);
     head.owner_user_id = 1;
     let status = upload(&mut intruder, head, &bytes, CHUNK).await.err();
-    assert_eq!(status.as_ref().map(|s| s.code()), Some(Code::PermissionDenied));
+    assert_eq!(
+        status.as_ref().map(|s| s.code()),
+        Some(Code::PermissionDenied)
+    );
 
     // Admin uploads must name the owner.
-    let status = upload(&mut app.admin_client().await, header("x", "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
-        .await
-        .err();
-    assert_eq!(status.as_ref().map(|s| s.code()), Some(Code::InvalidArgument));
+    let status = upload(
+        &mut app.admin_client().await,
+        header("x", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(|s| s.code()),
+        Some(Code::InvalidArgument)
+    );
     assert_eq!((app.row_count().await, app.object_count().await), (1, 1));
 
     // The owner may delete it.
@@ -525,16 +788,46 @@ async fn user_cannot_delete_or_upload_for_another_user(app: TestApp) {
 async fn calls_without_a_token_are_unauthenticated(app: TestApp) {
     let mut anonymous = FileServiceClient::new(app.channel().await);
     let bytes = content(100);
-    let status = upload(&mut anonymous, header("a", "", bytes.len(), FilePurpose::Attachment), &bytes, CHUNK)
+    let status = upload(
+        &mut anonymous,
+        header("a", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .err();
+    assert_eq!(
+        status.as_ref().map(|s| (s.code(), reason(s))),
+        Some((Code::Unauthenticated, "TOKEN_MISSING".into()))
+    );
+    let id = uuid::Uuid::new_v4().to_string();
+    let get = anonymous
+        .get_file(GetFileRequest {
+            file_id: id.clone(),
+        })
         .await
         .err();
-    assert_eq!(status.as_ref().map(|s| (s.code(), reason(s))), Some((Code::Unauthenticated, "TOKEN_MISSING".into())));
-    let id = uuid::Uuid::new_v4().to_string();
-    let get = anonymous.get_file(GetFileRequest { file_id: id.clone() }).await.err();
-    let list = anonymous.list_files(ListFilesRequest { owner_user_id: 1, ..Default::default() }).await.err();
-    let delete = anonymous.delete_file(DeleteFileRequest { file_id: id.clone() }).await.err();
-    let cascade = anonymous.delete_user_files(DeleteUserFilesRequest { user_id: 1 }).await.err();
-    let download = app.try_download(&mut anonymous, &id, FileVariant::Original).await.err();
+    let list = anonymous
+        .list_files(ListFilesRequest {
+            owner_user_id: 1,
+            ..Default::default()
+        })
+        .await
+        .err();
+    let delete = anonymous
+        .delete_file(DeleteFileRequest {
+            file_id: id.clone(),
+        })
+        .await
+        .err();
+    let cascade = anonymous
+        .delete_user_files(DeleteUserFilesRequest { user_id: 1 })
+        .await
+        .err();
+    let download = app
+        .try_download(&mut anonymous, &id, FileVariant::Original)
+        .await
+        .err();
     for status in [get, list, delete, cascade, download] {
         assert_eq!(status.map(|s| s.code()), Some(Code::Unauthenticated));
     }
@@ -544,7 +837,10 @@ async fn calls_without_a_token_are_unauthenticated(app: TestApp) {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut forger = app.client_with_token(&forged.token).await;
     let status = forger.get_file(GetFileRequest { file_id: id }).await.err();
-    assert_eq!(status.as_ref().map(|s| (s.code(), reason(s))), Some((Code::Unauthenticated, "TOKEN_INVALID".into())));
+    assert_eq!(
+        status.as_ref().map(|s| (s.code(), reason(s))),
+        Some((Code::Unauthenticated, "TOKEN_INVALID".into()))
+    );
     app.assert_nothing_stored().await;
 }
 
@@ -553,11 +849,23 @@ async fn upload_get_download_round_trips_byte_exact_on_s3(app: TestApp) {
     // Larger than one multipart part, so the streaming write uploads several.
     let max = app.max_upload_bytes as usize;
     let bytes = content(max);
-    let file = upload(&mut client, header("big.bin", "application/octet-stream", bytes.len(), FilePurpose::Attachment), &bytes, 256 * 1024)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    let file = upload(
+        &mut client,
+        header(
+            "big.bin",
+            "application/octet-stream",
+            bytes.len(),
+            FilePurpose::Attachment,
+        ),
+        &bytes,
+        256 * 1024,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
     assert_eq!(file.sha256, hex::encode(Sha256::digest(&bytes)));
-    let (_, back) = app.download(&mut client, &file.id, FileVariant::Original).await;
+    let (_, back) = app
+        .download(&mut client, &file.id, FileVariant::Original)
+        .await;
     assert!(back == bytes, "downloaded bytes differ from the upload");
     assert_eq!((app.row_count().await, app.object_count().await), (1, 1));
     client
@@ -575,11 +883,27 @@ async fn failed_uploads_leave_nothing_on_s3(app: TestApp) {
     let big = content(max + 1);
     let long = content(6 * 1024 * 1024);
     let cases: Vec<(&str, UploadFileHeader, &[u8])> = vec![
-        ("CONTENT_TYPE_MISMATCH", header("a", "image/gif", jpeg.len(), FilePurpose::Avatar), &jpeg),
-        ("IMAGE_TOO_LARGE", header("b", "image/png", bomb.len(), FilePurpose::Avatar), &bomb),
-        ("FILE_TOO_LARGE", header("c", "", max, FilePurpose::Attachment), &big),
+        (
+            "CONTENT_TYPE_MISMATCH",
+            header("a", "image/gif", jpeg.len(), FilePurpose::Avatar),
+            &jpeg,
+        ),
+        (
+            "IMAGE_TOO_LARGE",
+            header("b", "image/png", bomb.len(), FilePurpose::Avatar),
+            &bomb,
+        ),
+        (
+            "FILE_TOO_LARGE",
+            header("c", "", max, FilePurpose::Attachment),
+            &big,
+        ),
         // Truncated after more than one multipart part was written.
-        ("UPLOAD_SIZE_MISMATCH", header("d", "", max, FilePurpose::Attachment), &long),
+        (
+            "UPLOAD_SIZE_MISMATCH",
+            header("d", "", max, FilePurpose::Attachment),
+            &long,
+        ),
     ];
     for (expected, head, bytes) in cases {
         let status = upload(&mut client, head, bytes, 256 * 1024)
@@ -594,15 +918,24 @@ async fn failed_uploads_leave_nothing_on_s3(app: TestApp) {
 async fn avatar_variants_and_delete_on_s3(app: TestApp) {
     let mut client = app.user_client(3).await;
     let jpeg = jpeg_with_exif(500, 1000, b"where I live");
-    let file = upload(&mut client, header("me.jpg", "image/jpg", jpeg.len(), FilePurpose::Avatar), &jpeg, CHUNK)
-        .await
-        .unwrap_or_else(|s| panic!("upload: {s:?}"));
+    let file = upload(
+        &mut client,
+        header("me.jpg", "image/jpg", jpeg.len(), FilePurpose::Avatar),
+        &jpeg,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("upload: {s:?}"));
     let sizes: Vec<_> = file.variants.iter().map(|v| (v.width, v.height)).collect();
     assert_eq!(sizes, vec![(32, 64), (128, 256)]);
-    let (_, small) = app.download(&mut client, &file.id, FileVariant::Size64).await;
+    let (_, small) = app
+        .download(&mut client, &file.id, FileVariant::Size64)
+        .await;
     let decoded = image::load_from_memory(&small).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((decoded.width(), decoded.height()), (32, 64));
-    let (_, original) = app.download(&mut client, &file.id, FileVariant::Original).await;
+    let (_, original) = app
+        .download(&mut client, &file.id, FileVariant::Original)
+        .await;
     assert!(!contains(&original, b"where I live"));
     assert_eq!((app.row_count().await, app.object_count().await), (1, 3));
 
@@ -615,6 +948,48 @@ async fn avatar_variants_and_delete_on_s3(app: TestApp) {
         .into_inner();
     assert_eq!(deleted.deleted_count, 1);
     app.assert_nothing_stored().await;
+}
+
+async fn a_failed_metadata_insert_removes_the_stored_objects(app: TestApp) {
+    // Make every insert into `files` fail, after the objects were written.
+    let refuse = match app.backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_files BEFORE INSERT ON files \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION refuse_files() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_files BEFORE INSERT ON files \
+             FOR EACH ROW EXECUTE FUNCTION refuse_files();"
+        }
+    };
+    app.execute(refuse).await;
+
+    let mut client = app.user_client(7).await;
+    let picture = png(300, 200);
+    let bytes = content(100_000);
+    let cases = [
+        header("me.png", "", picture.len(), FilePurpose::Avatar),
+        header("a.bin", "", bytes.len(), FilePurpose::Attachment),
+    ];
+    for head in cases {
+        let sent = if head.purpose == FilePurpose::Avatar as i32 {
+            &picture
+        } else {
+            &bytes
+        };
+        let status = upload(&mut client, head, sent, CHUNK)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("the insert was meant to fail"));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(
+            !status.message().contains("refused"),
+            "internal causes stay in the log"
+        );
+        app.assert_nothing_stored().await;
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
