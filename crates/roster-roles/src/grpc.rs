@@ -17,8 +17,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    CheckOutcome, CheckQuery, Grant, GrantRequest, MAX_BATCH_CHECKS, NewRole, PermissionGroup, Role, RoleEvent,
-    RolePatch, Roles, StoredEvent, catalogue::CATALOGUE, matrix::built_in_holders, parse, reasons,
+    CheckOutcome, CheckQuery, Grant, GrantRequest, MAX_BATCH_CHECKS, NewRole, PermissionGroup,
+    Role, RoleEvent, RolePatch, Roles, StoredEvent, catalogue::CATALOGUE, matrix::built_in_holders,
+    parse, reasons,
 };
 
 /// Events read per query while replaying.
@@ -33,7 +34,10 @@ pub struct RoleApi {
 
 impl RoleApi {
     pub fn new(roles: Roles, poll_interval: Duration) -> Self {
-        Self { roles, poll_interval }
+        Self {
+            roles,
+            poll_interval,
+        }
     }
 
     pub fn roles(&self) -> &Roles {
@@ -112,7 +116,10 @@ fn event_to_proto(stored: StoredEvent) -> pb::RoleEvent {
     let (kind, role, grant, revoked_grants) = match stored.event {
         RoleEvent::RoleCreated { role } => (K::RoleCreated, Some(role), None, 0),
         RoleEvent::RoleUpdated { role } => (K::RoleUpdated, Some(role), None, 0),
-        RoleEvent::RoleDeleted { role, revoked_grants } => (K::RoleDeleted, Some(role), None, revoked_grants),
+        RoleEvent::RoleDeleted {
+            role,
+            revoked_grants,
+        } => (K::RoleDeleted, Some(role), None, revoked_grants),
         RoleEvent::RoleGranted { grant } => (K::RoleGranted, None, Some(grant), 0),
         RoleEvent::RoleRevoked { grant } => (K::RoleRevoked, None, Some(grant), 0),
     };
@@ -136,12 +143,23 @@ fn scope_from(field: &str, scope: Option<pb::Scope>, required: bool) -> Result<S
             "is required: network, a channel_id or a community_id",
         )),
         None | Some(S::Network(_)) => Ok(Scope::Network),
-        Some(S::ChannelId(id)) => Ok(Scope::Channel(parse::scope_id(&format!("{field}.channel_id"), &id)?)),
-        Some(S::CommunityId(id)) => Ok(Scope::Community(parse::scope_id(&format!("{field}.community_id"), &id)?)),
+        Some(S::ChannelId(id)) => Ok(Scope::Channel(parse::scope_id(
+            &format!("{field}.channel_id"),
+            &id,
+        )?)),
+        Some(S::CommunityId(id)) => Ok(Scope::Community(parse::scope_id(
+            &format!("{field}.community_id"),
+            &id,
+        )?)),
     }
 }
 
-fn check_query(prefix: &str, user_id: i64, permission: &str, scope: Option<pb::Scope>) -> Result<CheckQuery> {
+fn check_query(
+    prefix: &str,
+    user_id: i64,
+    permission: &str,
+    scope: Option<pb::Scope>,
+) -> Result<CheckQuery> {
     Ok(CheckQuery {
         user_id: parse::user_id(&format!("{prefix}user_id"), user_id)?,
         permission: parse::permission(&format!("{prefix}permission"), permission)?,
@@ -150,11 +168,16 @@ fn check_query(prefix: &str, user_id: i64, permission: &str, scope: Option<pb::S
 }
 
 fn cursor_seq(cursor: &str) -> Result<i64> {
-    cursor.parse::<i64>().ok().filter(|seq| *seq >= 0).ok_or_else(|| {
-        let mut err = Error::invalid_field("after_cursor", "is not a cursor of this event stream");
-        err.reason = reasons::CURSOR_INVALID;
-        err
-    })
+    cursor
+        .parse::<i64>()
+        .ok()
+        .filter(|seq| *seq >= 0)
+        .ok_or_else(|| {
+            let mut err =
+                Error::invalid_field("after_cursor", "is not a cursor of this event stream");
+            err.reason = reasons::CURSOR_INVALID;
+            err
+        })
 }
 
 fn foreign_page_token() -> Error {
@@ -212,14 +235,20 @@ impl pb::role_service_server::RoleService for RoleApi {
                 name: p.name.to_owned(),
                 group: group(p.group).into(),
                 description: p.description.to_owned(),
-                built_in_roles: built_in_holders(p.name).into_iter().map(str::to_owned).collect(),
+                built_in_roles: built_in_holders(p.name)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
             })
             .collect();
         Ok(Response::new(pb::ListPermissionsResponse { permissions }))
     }
 
     #[tracing::instrument(skip_all, fields(role = %request.get_ref().name))]
-    async fn create_role(&self, request: Request<pb::CreateRoleRequest>) -> Result<Response<pb::Role>, Status> {
+    async fn create_role(
+        &self,
+        request: Request<pb::CreateRoleRequest>,
+    ) -> Result<Response<pb::Role>, Status> {
         let actor = actor(&request)?;
         let req = request.into_inner();
         let new = NewRole {
@@ -232,7 +261,10 @@ impl pb::role_service_server::RoleService for RoleApi {
     }
 
     #[tracing::instrument(skip_all, fields(role = %request.get_ref().name))]
-    async fn get_role(&self, request: Request<pb::GetRoleRequest>) -> Result<Response<pb::Role>, Status> {
+    async fn get_role(
+        &self,
+        request: Request<pb::GetRoleRequest>,
+    ) -> Result<Response<pb::Role>, Status> {
         actor(&request)?;
         let role = self.roles.get_role(&request.get_ref().name).await?;
         Ok(Response::new(role_to_proto(role)))
@@ -246,7 +278,8 @@ impl pb::role_service_server::RoleService for RoleApi {
         actor(&request)?;
         let req = request.into_inner();
         let limit = paging::page_size(req.page_size, "page_size")?;
-        let after = paging::decode::<RolesPosition>(&req.page_token, "page_token")?.map(|p| p.after_name);
+        let after =
+            paging::decode::<RolesPosition>(&req.page_token, "page_token")?.map(|p| p.after_name);
         let (roles, more) = self.roles.list_roles(after.as_deref(), limit).await?;
         let next_page_token = match (more, roles.last()) {
             (true, Some(last)) => paging::encode(&RolesPosition {
@@ -261,12 +294,19 @@ impl pb::role_service_server::RoleService for RoleApi {
     }
 
     #[tracing::instrument(skip_all, fields(role = %request.get_ref().name))]
-    async fn update_role(&self, request: Request<pb::UpdateRoleRequest>) -> Result<Response<pb::Role>, Status> {
+    async fn update_role(
+        &self,
+        request: Request<pb::UpdateRoleRequest>,
+    ) -> Result<Response<pb::Role>, Status> {
         let actor = actor(&request)?;
         let req = request.into_inner();
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         if paths.is_empty() {
-            return Err(Error::invalid_field("update_mask", "is required: \"description\" and/or \"permissions\"").into());
+            return Err(Error::invalid_field(
+                "update_mask",
+                "is required: \"description\" and/or \"permissions\"",
+            )
+            .into());
         }
         let mut patch = RolePatch {
             expected_version: (req.expected_version != 0).then_some(req.expected_version),
@@ -274,10 +314,18 @@ impl pb::role_service_server::RoleService for RoleApi {
         };
         for path in &paths {
             match path.as_str() {
-                "description" => patch.description = Some(parse::description("description", &req.description)?),
-                "permissions" => patch.permissions = Some(parse::permissions("permissions", &req.permissions)?),
+                "description" => {
+                    patch.description = Some(parse::description("description", &req.description)?)
+                }
+                "permissions" => {
+                    patch.permissions = Some(parse::permissions("permissions", &req.permissions)?)
+                }
                 other => {
-                    return Err(Error::invalid_field("update_mask", format!("unknown path {other:?}")).into());
+                    return Err(Error::invalid_field(
+                        "update_mask",
+                        format!("unknown path {other:?}"),
+                    )
+                    .into());
                 }
             }
         }
@@ -310,7 +358,11 @@ impl pb::role_service_server::RoleService for RoleApi {
             user_id: parse::user_id("user_id", req.user_id)?,
             role: req.role,
             scope: scope_from("scope", req.scope, true)?,
-            expires_at: req.expires_at.as_ref().map(|t| time_from("expires_at", t)).transpose()?,
+            expires_at: req
+                .expires_at
+                .as_ref()
+                .map(|t| time_from("expires_at", t))
+                .transpose()?,
         };
         let outcome = self.roles.grant(&actor, grant).await?;
         Ok(Response::new(pb::GrantRoleResponse {
@@ -329,7 +381,10 @@ impl pb::role_service_server::RoleService for RoleApi {
         let req = request.into_inner();
         let user_id = parse::user_id("user_id", req.user_id)?;
         let scope = scope_from("scope", req.scope, true)?;
-        let (grant, seq) = self.roles.revoke(&actor, user_id, &req.role, &scope).await?;
+        let (grant, seq) = self
+            .roles
+            .revoke(&actor, user_id, &req.role, &scope)
+            .await?;
         Ok(Response::new(pb::RevokeRoleResponse {
             grant: Some(grant_to_proto(grant)),
             event_cursor: seq.to_string(),
@@ -346,11 +401,16 @@ impl pb::role_service_server::RoleService for RoleApi {
         let user_id = parse::user_id("user_id", req.user_id)?;
         let limit = paging::page_size(req.page_size, "page_size")?;
         let after_id = match paging::decode::<UserGrantsPosition>(&req.page_token, "page_token")? {
-            Some(position) if position.user_id != user_id => return Err(foreign_page_token().into()),
+            Some(position) if position.user_id != user_id => {
+                return Err(foreign_page_token().into());
+            }
             Some(position) => position.after_id,
             None => 0,
         };
-        let (grants, more) = self.roles.list_user_grants(user_id, after_id, limit).await?;
+        let (grants, more) = self
+            .roles
+            .list_user_grants(user_id, after_id, limit)
+            .await?;
         let next_page_token = match (more, grants.last()) {
             (true, Some(last)) => paging::encode(&UserGrantsPosition {
                 user_id,
@@ -377,7 +437,10 @@ impl pb::role_service_server::RoleService for RoleApi {
             Some(position) => Some((position.user_id, position.after_id)),
             None => None,
         };
-        let (grants, more) = self.roles.list_role_members(&req.role, after, limit).await?;
+        let (grants, more) = self
+            .roles
+            .list_role_members(&req.role, after, limit)
+            .await?;
         let next_page_token = match (more, grants.last()) {
             (true, Some(last)) => paging::encode(&MembersPosition {
                 role: req.role.clone(),
@@ -418,7 +481,11 @@ impl pb::role_service_server::RoleService for RoleApi {
         actor(&request)?;
         let req = request.into_inner();
         if req.checks.is_empty() || req.checks.len() > MAX_BATCH_CHECKS {
-            return Err(Error::invalid_field("checks", format!("must hold 1–{MAX_BATCH_CHECKS} checks")).into());
+            return Err(Error::invalid_field(
+                "checks",
+                format!("must hold 1–{MAX_BATCH_CHECKS} checks"),
+            )
+            .into());
         }
         let queries = req
             .checks
@@ -444,7 +511,11 @@ impl pb::role_service_server::RoleService for RoleApi {
         let req = request.into_inner();
         let start = if req.from_now {
             if !req.after_cursor.is_empty() {
-                return Err(Error::invalid_field("from_now", "cannot be combined with after_cursor").into());
+                return Err(Error::invalid_field(
+                    "from_now",
+                    "cannot be combined with after_cursor",
+                )
+                .into());
             }
             self.roles.last_event_seq().await?
         } else if req.after_cursor.is_empty() {
@@ -453,14 +524,21 @@ impl pb::role_service_server::RoleService for RoleApi {
             cursor_seq(&req.after_cursor)?
         };
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(follow_events(self.roles.clone(), start, self.poll_interval, tx));
+        tokio::spawn(follow_events(
+            self.roles.clone(),
+            start,
+            self.poll_interval,
+            tx,
+        ));
         let stream: EventStream = Box::pin(ReceiverStream::new(rx));
         let mut response = Response::new(stream);
         let value = start
             .to_string()
             .parse()
             .map_err(|_| Status::internal("cursor is not ASCII"))?;
-        response.metadata_mut().insert(WATCH_START_CURSOR_HEADER, value);
+        response
+            .metadata_mut()
+            .insert(WATCH_START_CURSOR_HEADER, value);
         Ok(response)
     }
 }

@@ -40,7 +40,10 @@ pub type RoleServer = RoleServiceServer<RoleApi>;
 
 /// Connects to the role database (`roles.database_url`, or `<data_dir>/roles.db`)
 /// and applies pending migrations when `common.auto_migrate` is set.
-pub async fn connect(settings: &RolesSettings, common: &CommonSettings) -> Result<DatabaseConnection> {
+pub async fn connect(
+    settings: &RolesSettings,
+    common: &CommonSettings,
+) -> Result<DatabaseConnection> {
     let url = match &settings.database_url {
         Some(url) => url.expose().to_owned(),
         None => roster_kit::db::default_sqlite_url(&common.data_dir, "roles"),
@@ -63,7 +66,11 @@ pub fn service(db: DatabaseConnection, common: &CommonSettings) -> RoleServer {
 }
 
 /// The service with an injected clock (tests make grant expiry checkable without waiting).
-pub fn service_with_clock(db: DatabaseConnection, common: &CommonSettings, clock: Arc<dyn Clock>) -> RoleServer {
+pub fn service_with_clock(
+    db: DatabaseConnection,
+    common: &CommonSettings,
+    clock: Arc<dyn Clock>,
+) -> RoleServer {
     let roles = Roles::new(store::Store::new(db), clock);
     RoleServiceServer::new(RoleApi::new(
         roles,
@@ -96,5 +103,7 @@ pub async fn serve(
 /// Idempotent; emits a ROLE_GRANTED event. Returns whether the grant was new.
 pub async fn bootstrap_global_admin(db: &DatabaseConnection, user_id: i64) -> Result<bool> {
     let store = store::Store::new(db.clone());
-    Ok(domain::bootstrap_global_admin(&store, user_id).await?.created)
+    Ok(domain::bootstrap_global_admin(&store, user_id)
+        .await?
+        .created)
 }

@@ -90,7 +90,11 @@ pub mod names {
 use PermissionGroup::*;
 use names::*;
 
-const fn p(name: &'static str, group: PermissionGroup, description: &'static str) -> PermissionInfo {
+const fn p(
+    name: &'static str,
+    group: PermissionGroup,
+    description: &'static str,
+) -> PermissionInfo {
     PermissionInfo {
         name,
         group,
@@ -99,6 +103,7 @@ const fn p(name: &'static str, group: PermissionGroup, description: &'static str
 }
 
 /// Every permission, in the order `ListPermissions` returns them.
+#[rustfmt::skip]
 pub const CATALOGUE: &[PermissionInfo] = &[
     p(MUTE_CHANNEL, Channel, "Mute a whole channel: nobody but moderators can send messages."),
     p(CLOSE_CHANNEL, Channel, "Close a channel for good."),
@@ -167,7 +172,10 @@ mod tests {
         for entry in CATALOGUE {
             assert!(seen.insert(entry.name), "{} listed twice", entry.name);
             assert!(
-                entry.name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                entry
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_'),
                 "{}",
                 entry.name
             );
@@ -179,11 +187,23 @@ mod tests {
     fn every_permission_of_the_spec_is_in_the_catalogue() {
         // The seed's catalogue table, group by group.
         let spec: &[(PermissionGroup, &str)] = &[
-            (Channel, "MUTE_CHANNEL, CLOSE_CHANNEL, EDIT_CHANNEL, EDIT_CHANNEL_RATELIMIT, EDIT_MESSAGE, DELETE_MESSAGE, BAN_CHANNEL_USER, MUTE_CHANNEL_USER, ADD_CHANNEL_USER, REMOVE_CHANNEL_USER, EDIT_CHANNEL_USER"),
+            (
+                Channel,
+                "MUTE_CHANNEL, CLOSE_CHANNEL, EDIT_CHANNEL, EDIT_CHANNEL_RATELIMIT, EDIT_MESSAGE, DELETE_MESSAGE, BAN_CHANNEL_USER, MUTE_CHANNEL_USER, ADD_CHANNEL_USER, REMOVE_CHANNEL_USER, EDIT_CHANNEL_USER",
+            ),
             (User, "BAN_USER, EDIT_USER, ASSIGN_USER_ROLE"),
-            (UserFeed, "EDIT_USER_FEED_POST, DELETE_USER_FEED_POST, EDIT_USER_FEED_COMMENT, DELETE_USER_FEED_COMMENT"),
-            (Community, "ADD_COMMUNITY_USER, REMOVE_COMMUNITY_USER, EDIT_COMMUNITY_USER, BAN_COMMUNITY_USER, MUTE_COMMUNITY_USER, EDIT_COMMUNITY, DELETE_COMMUNITY, EDIT_COMMUNITY_POST, DELETE_COMMUNITY_POST, EDIT_COMMUNITY_COMMENT, DELETE_COMMUNITY_COMMENT, REVIEW_COMMUNITY_POST, MANAGE_COMMUNITY_STORY"),
-            (CommunityCategory, "CREATE_COMMUNITY_CATEGORY, EDIT_COMMUNITY_CATEGORY, DELETE_COMMUNITY_CATEGORY"),
+            (
+                UserFeed,
+                "EDIT_USER_FEED_POST, DELETE_USER_FEED_POST, EDIT_USER_FEED_COMMENT, DELETE_USER_FEED_COMMENT",
+            ),
+            (
+                Community,
+                "ADD_COMMUNITY_USER, REMOVE_COMMUNITY_USER, EDIT_COMMUNITY_USER, BAN_COMMUNITY_USER, MUTE_COMMUNITY_USER, EDIT_COMMUNITY, DELETE_COMMUNITY, EDIT_COMMUNITY_POST, DELETE_COMMUNITY_POST, EDIT_COMMUNITY_COMMENT, DELETE_COMMUNITY_COMMENT, REVIEW_COMMUNITY_POST, MANAGE_COMMUNITY_STORY",
+            ),
+            (
+                CommunityCategory,
+                "CREATE_COMMUNITY_CATEGORY, EDIT_COMMUNITY_CATEGORY, DELETE_COMMUNITY_CATEGORY",
+            ),
             (Network, "CREATE_ROLE, EDIT_ROLE, DELETE_ROLE"),
             (Notification, "MANAGE_NOTIFICATION_NETWORK_SETTING"),
         ];

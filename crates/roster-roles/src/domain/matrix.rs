@@ -39,7 +39,12 @@ pub struct MatrixRow {
 
 const fn row(
     capability: &'static str,
-    [global_admin, super_moderator, community_moderator, channel_moderator]: [bool; 4],
+    [
+        global_admin,
+        super_moderator,
+        community_moderator,
+        channel_moderator,
+    ]: [bool; 4],
     permissions: &'static [&'static str],
 ) -> MatrixRow {
     MatrixRow {
@@ -55,7 +60,11 @@ const fn row(
     }
 }
 
-const fn implied(capability: &'static str, holders: [bool; 4], permissions: &'static [&'static str]) -> MatrixRow {
+const fn implied(
+    capability: &'static str,
+    holders: [bool; 4],
+    permissions: &'static [&'static str],
+) -> MatrixRow {
     let mut r = row(capability, holders, permissions);
     r.source = RowSource::RoleDescription;
     r
@@ -65,6 +74,7 @@ const Y: bool = true;
 const N: bool = false;
 
 /// Columns: Global Admin, Super Moderator, Community Moderator, Channel Moderator.
+#[rustfmt::skip]
 pub const MATRIX: &[MatrixRow] = &[
     row("Console access", [Y, Y, N, N], &[CONSOLE_ACCESS]),
     row("Create, edit & delete roles", [Y, Y, Y, Y], &[CREATE_ROLE, EDIT_ROLE, DELETE_ROLE]),
@@ -170,7 +180,9 @@ impl BuiltInRole {
 
     pub fn description(self) -> &'static str {
         match self {
-            BuiltInRole::Member => "Every user; no moderation privileges. Held implicitly, never granted.",
+            BuiltInRole::Member => {
+                "Every user; no moderation privileges. Held implicitly, never granted."
+            }
             BuiltInRole::ChannelModerator => {
                 "General channel moderation privileges; usually granted in one channel."
             }
@@ -302,13 +314,21 @@ mod tests {
     #[test]
     fn the_table_has_every_spec_row_once_with_the_spec_columns() {
         let spec = spec_rows();
-        let ours: Vec<&MatrixRow> = MATRIX.iter().filter(|r| r.source == RowSource::Matrix).collect();
+        let ours: Vec<&MatrixRow> = MATRIX
+            .iter()
+            .filter(|r| r.source == RowSource::Matrix)
+            .collect();
         assert_eq!(ours.len(), spec.len());
         for ((label, ticks), row) in spec.iter().zip(ours) {
             assert_eq!(row.capability, label);
             let h = row.holders;
             assert_eq!(
-                [h.global_admin, h.super_moderator, h.community_moderator, h.channel_moderator],
+                [
+                    h.global_admin,
+                    h.super_moderator,
+                    h.community_moderator,
+                    h.channel_moderator
+                ],
                 *ticks,
                 "{label}"
             );
@@ -344,7 +364,10 @@ mod tests {
         let mut named = BTreeSet::new();
         for row in MATRIX {
             for permission in row.permissions {
-                assert!(lookup(permission).is_some(), "{permission} is not in the catalogue");
+                assert!(
+                    lookup(permission).is_some(),
+                    "{permission} is not in the catalogue"
+                );
                 named.insert(*permission);
             }
         }
@@ -358,14 +381,24 @@ mod tests {
         for role in [BuiltInRole::SuperModerator, BuiltInRole::GlobalAdmin] {
             assert!(role.permissions().contains(EXEMPT_FROM_MODERATION));
         }
-        for role in [BuiltInRole::ChannelModerator, BuiltInRole::CommunityModerator] {
+        for role in [
+            BuiltInRole::ChannelModerator,
+            BuiltInRole::CommunityModerator,
+        ] {
             assert!(!role.permissions().contains(EXEMPT_FROM_MODERATION));
         }
-        assert!(BuiltInRole::GlobalAdmin.permissions().contains(ASSIGN_USER_ROLE));
+        assert!(
+            BuiltInRole::GlobalAdmin
+                .permissions()
+                .contains(ASSIGN_USER_ROLE)
+        );
         assert!(!BuiltInRole::GlobalAdmin.assignable());
         assert!(!BuiltInRole::Member.assignable());
         assert_eq!(BuiltInRole::ChannelModerator.permissions().len(), 15);
         assert_eq!(BuiltInRole::CommunityModerator.permissions().len(), 24);
-        assert_eq!(BuiltInRole::SuperModerator.permissions().len(), CATALOGUE.len() - 5);
+        assert_eq!(
+            BuiltInRole::SuperModerator.permissions().len(),
+            CATALOGUE.len() - 5
+        );
     }
 }

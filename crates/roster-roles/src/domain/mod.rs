@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::store::Store;
-use catalogue::names::{ASSIGN_USER_ROLE, CREATE_ROLE, DELETE_ROLE, EDIT_ROLE, EXEMPT_FROM_MODERATION};
+use catalogue::names::{
+    ASSIGN_USER_ROLE, CREATE_ROLE, DELETE_ROLE, EDIT_ROLE, EXEMPT_FROM_MODERATION,
+};
 use matrix::BuiltInRole;
 
 pub use catalogue::{CATALOGUE, PermissionGroup, PermissionInfo};
@@ -218,7 +220,9 @@ pub mod parse {
             .iter()
             .enumerate()
             .filter(|(_, n)| catalogue::lookup(n).is_none())
-            .map(|(i, n)| FieldViolation::new(format!("{field}[{i}]"), format!("unknown permission {n:?}")))
+            .map(|(i, n)| {
+                FieldViolation::new(format!("{field}[{i}]"), format!("unknown permission {n:?}"))
+            })
             .collect();
         if !violations.is_empty() {
             return Err(Error::invalid(violations));
@@ -229,12 +233,18 @@ pub mod parse {
     pub fn permission(field: &str, name: &str) -> Result<String> {
         match catalogue::lookup(name) {
             Some(p) => Ok(p.name.to_owned()),
-            None => Err(Error::invalid_field(field, format!("unknown permission {name:?}"))),
+            None => Err(Error::invalid_field(
+                field,
+                format!("unknown permission {name:?}"),
+            )),
         }
     }
 
     pub fn scope_id(field: &str, id: &str) -> Result<String> {
-        if id.is_empty() || id.chars().count() > MAX_SCOPE_ID_CHARS || id.chars().any(char::is_control) {
+        if id.is_empty()
+            || id.chars().count() > MAX_SCOPE_ID_CHARS
+            || id.chars().any(char::is_control)
+        {
             return Err(Error::invalid_field(
                 field,
                 format!("must be 1–{MAX_SCOPE_ID_CHARS} characters without control characters"),
@@ -259,7 +269,9 @@ fn role_permissions<'a>(
     if let Some(built_in) = BuiltInRole::from_name(role) {
         return Some(Box::new(built_in.permissions().iter().copied()));
     }
-    custom.get(role).map(|set| Box::new(set.iter().map(String::as_str)) as Box<dyn Iterator<Item = &'a str>>)
+    custom
+        .get(role)
+        .map(|set| Box::new(set.iter().map(String::as_str)) as Box<dyn Iterator<Item = &'a str>>)
 }
 
 /// Whether `grants` (one user's) give `permission` in `scope` at `now`, and by which grant.
@@ -274,7 +286,10 @@ pub fn evaluate(
     let mut granting: Vec<&Grant> = grants
         .iter()
         .filter(|g| g.is_active(now) && g.scope.covers(scope))
-        .filter(|g| role_permissions(&g.role, custom_roles).is_some_and(|mut it| it.any(|p| p == permission)))
+        .filter(|g| {
+            role_permissions(&g.role, custom_roles)
+                .is_some_and(|mut it| it.any(|p| p == permission))
+        })
         .collect();
     if granting.is_empty() {
         return CheckOutcome::default();
@@ -368,7 +383,10 @@ impl Roles {
         if let Some(built_in) = BuiltInRole::from_name(name) {
             return Ok(Role::built_in(built_in));
         }
-        self.store.get_role(name).await?.ok_or_else(|| role_not_found(name))
+        self.store
+            .get_role(name)
+            .await?
+            .ok_or_else(|| role_not_found(name))
     }
 
     /// Roles with names after `after`, in byte order; the bool says whether more follow.
@@ -386,8 +404,16 @@ impl Roles {
         Ok((roles, more))
     }
 
-    pub async fn list_user_grants(&self, user_id: i64, after_id: i64, limit: u64) -> Result<(Vec<Grant>, bool)> {
-        let mut grants = self.store.user_grants_page(user_id, after_id, limit + 1, self.now()).await?;
+    pub async fn list_user_grants(
+        &self,
+        user_id: i64,
+        after_id: i64,
+        limit: u64,
+    ) -> Result<(Vec<Grant>, bool)> {
+        let mut grants = self
+            .store
+            .user_grants_page(user_id, after_id, limit + 1, self.now())
+            .await?;
         let more = grants.len() as u64 > limit;
         grants.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok((grants, more))
@@ -403,7 +429,10 @@ impl Roles {
         if role == BuiltInRole::Member.name() {
             return Ok((Vec::new(), false));
         }
-        let mut grants = self.store.role_grants_page(role, after, limit + 1, self.now()).await?;
+        let mut grants = self
+            .store
+            .role_grants_page(role, after, limit + 1, self.now())
+            .await?;
         let more = grants.len() as u64 > limit;
         grants.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok((grants, more))
@@ -439,7 +468,11 @@ impl Roles {
     }
 
     /// Checks at an explicit time (the clock's `now` for the RPCs).
-    pub async fn check_at(&self, queries: &[CheckQuery], now: DateTime<Utc>) -> Result<Vec<CheckOutcome>> {
+    pub async fn check_at(
+        &self,
+        queries: &[CheckQuery],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CheckOutcome>> {
         let mut users: Vec<i64> = queries.iter().map(|q| q.user_id).collect();
         users.sort_unstable();
         users.dedup();
@@ -501,14 +534,23 @@ impl Roles {
 
     /// Users exempt from moderation in `scope` can have roles changed only by users
     /// exempt there too.
-    async fn protect_target(&self, actor_held: Option<&BTreeSet<String>>, target: i64, scope: &Scope) -> Result<()> {
+    async fn protect_target(
+        &self,
+        actor_held: Option<&BTreeSet<String>>,
+        target: i64,
+        scope: &Scope,
+    ) -> Result<()> {
         let Some(actor_held) = actor_held else {
             return Ok(());
         };
         if actor_held.contains(EXEMPT_FROM_MODERATION) {
             return Ok(());
         }
-        if self.held(target, scope).await?.contains(EXEMPT_FROM_MODERATION) {
+        if self
+            .held(target, scope)
+            .await?
+            .contains(EXEMPT_FROM_MODERATION)
+        {
             return Err(Error::permission_denied(format!(
                 "user {target} is exempt from moderation in {scope}; only a user holding {EXEMPT_FROM_MODERATION} there may change its roles"
             )));
@@ -519,7 +561,8 @@ impl Roles {
     // ---- changing roles --------------------------------------------------------
 
     pub async fn create_role(&self, actor: &Actor, new: NewRole) -> Result<Role> {
-        self.authorize(actor, CREATE_ROLE, &Scope::Network, &new.permissions).await?;
+        self.authorize(actor, CREATE_ROLE, &Scope::Network, &new.permissions)
+            .await?;
         if BuiltInRole::from_name(&new.name).is_some() {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
@@ -536,13 +579,18 @@ impl Roles {
         if BuiltInRole::from_name(name).is_some() {
             return Err(built_in_refused(name, "edited"));
         }
-        let current = self.store.get_role(name).await?.ok_or_else(|| role_not_found(name))?;
+        let current = self
+            .store
+            .get_role(name)
+            .await?
+            .ok_or_else(|| role_not_found(name))?;
         let added: BTreeSet<String> = patch
             .permissions
             .as_ref()
             .map(|p| p.difference(&current.permissions).cloned().collect())
             .unwrap_or_default();
-        self.authorize(actor, EDIT_ROLE, &Scope::Network, &added).await?;
+        self.authorize(actor, EDIT_ROLE, &Scope::Network, &added)
+            .await?;
         let role = self.store.update_role(name, &patch, self.now()).await?;
         self.committed();
         Ok(role)
@@ -554,7 +602,8 @@ impl Roles {
         if BuiltInRole::from_name(name).is_some() {
             return Err(built_in_refused(name, "deleted"));
         }
-        self.authorize(actor, DELETE_ROLE, &Scope::Network, &BTreeSet::new()).await?;
+        self.authorize(actor, DELETE_ROLE, &Scope::Network, &BTreeSet::new())
+            .await?;
         let outcome = self.store.delete_role(name, force, self.now()).await?;
         self.committed();
         Ok(outcome)
@@ -571,7 +620,11 @@ impl Roles {
         } else {
             "member is held implicitly by every user and is never granted"
         };
-        Err(Error::new(ErrorKind::FailedPrecondition, reasons::ROLE_NOT_ASSIGNABLE, why))
+        Err(Error::new(
+            ErrorKind::FailedPrecondition,
+            reasons::ROLE_NOT_ASSIGNABLE,
+            why,
+        ))
     }
 
     pub async fn grant(&self, actor: &Actor, request: GrantRequest) -> Result<GrantOutcome> {
@@ -584,16 +637,25 @@ impl Roles {
         let held = self
             .authorize(actor, ASSIGN_USER_ROLE, &request.scope, &role.permissions)
             .await?;
-        self.protect_target(held.as_ref(), request.user_id, &request.scope).await?;
+        self.protect_target(held.as_ref(), request.user_id, &request.scope)
+            .await?;
         let outcome = self.store.grant(&request, &actor_label(actor), now).await?;
         self.committed();
         Ok(outcome)
     }
 
     /// Removes a grant; returns it and the event seq.
-    pub async fn revoke(&self, actor: &Actor, user_id: i64, role: &str, scope: &Scope) -> Result<(Grant, i64)> {
+    pub async fn revoke(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        role: &str,
+        scope: &Scope,
+    ) -> Result<(Grant, i64)> {
         self.get_role(role).await?;
-        let held = self.authorize(actor, ASSIGN_USER_ROLE, scope, &BTreeSet::new()).await?;
+        let held = self
+            .authorize(actor, ASSIGN_USER_ROLE, scope, &BTreeSet::new())
+            .await?;
         self.protect_target(held.as_ref(), user_id, scope).await?;
         let outcome = self.store.revoke(user_id, role, scope, self.now()).await?;
         self.committed();
@@ -654,7 +716,16 @@ mod tests {
         assert!(!evaluate(&grants, &custom, "BAN_CHANNEL_USER", &Scope::Network, now).allowed);
         let grants = [grant("channel-moderator", Scope::Network, None)];
         assert!(evaluate(&grants, &custom, "BAN_CHANNEL_USER", &b, now).allowed);
-        assert!(evaluate(&grants, &custom, "BAN_CHANNEL_USER", &Scope::Community("c".into()), now).allowed);
+        assert!(
+            evaluate(
+                &grants,
+                &custom,
+                "BAN_CHANNEL_USER",
+                &Scope::Community("c".into()),
+                now
+            )
+            .allowed
+        );
     }
 
     #[test]
@@ -670,7 +741,10 @@ mod tests {
         let outcome = evaluate(&grants, &custom, "MUTE_CHANNEL", &Scope::Network, now);
         assert!(outcome.allowed);
         assert_eq!(outcome.valid_until, Some(later));
-        assert_eq!(outcome.granted_by.map(|g| g.role), Some("channel-moderator".into()));
+        assert_eq!(
+            outcome.granted_by.map(|g| g.role),
+            Some("channel-moderator".into())
+        );
         let after = now + Duration::hours(3);
         assert!(!evaluate(&grants, &custom, "MUTE_CHANNEL", &Scope::Network, after).allowed);
     }
@@ -679,8 +753,14 @@ mod tests {
     fn custom_roles_grant_their_permissions_and_unknown_roles_nothing() {
         let now = Utc::now();
         let mut custom = HashMap::new();
-        custom.insert("helper".to_owned(), BTreeSet::from(["EDIT_MESSAGE".to_owned()]));
-        let grants = [grant("helper", Scope::Network, None), grant("gone", Scope::Network, None)];
+        custom.insert(
+            "helper".to_owned(),
+            BTreeSet::from(["EDIT_MESSAGE".to_owned()]),
+        );
+        let grants = [
+            grant("helper", Scope::Network, None),
+            grant("gone", Scope::Network, None),
+        ];
         assert!(evaluate(&grants, &custom, "EDIT_MESSAGE", &Scope::Network, now).allowed);
         assert!(!evaluate(&grants, &custom, "DELETE_MESSAGE", &Scope::Network, now).allowed);
     }

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, TimeZone, Utc};
 use roster_kit::{Error, Result, authz::Scope, db, error::ErrorKind};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use crate::domain::{
@@ -33,8 +33,8 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
 }
 
 fn role_from_row(row: role::Model) -> Result<Role> {
-    let permissions: BTreeSet<String> =
-        serde_json::from_str(&row.permissions).map_err(|_| corrupt(format_args!("permissions of role {}", row.name)))?;
+    let permissions: BTreeSet<String> = serde_json::from_str(&row.permissions)
+        .map_err(|_| corrupt(format_args!("permissions of role {}", row.name)))?;
     Ok(Role {
         name: row.name,
         description: row.description,
@@ -80,8 +80,8 @@ fn grant_from_row(row: role_grant::Model) -> Result<Grant> {
 }
 
 fn event_from_row(row: role_event::Model) -> Result<StoredEvent> {
-    let event: RoleEvent =
-        serde_json::from_str(&row.payload).map_err(|_| corrupt(format_args!("role event {}", row.seq)))?;
+    let event: RoleEvent = serde_json::from_str(&row.payload)
+        .map_err(|_| corrupt(format_args!("role event {}", row.seq)))?;
     Ok(StoredEvent {
         seq: row.seq,
         occurred_at: row.occurred_at,
@@ -101,7 +101,11 @@ fn is_postgres(txn: &DatabaseTransaction) -> bool {
 }
 
 /// Appends `event` to the outbox inside `txn`; returns its sequence number.
-async fn append_event(txn: &DatabaseTransaction, event: &RoleEvent, now: DateTime<Utc>) -> Result<i64> {
+async fn append_event(
+    txn: &DatabaseTransaction,
+    event: &RoleEvent,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     if is_postgres(txn) {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({OUTBOX_LOCK_KEY})"))
             .await?;
@@ -156,11 +160,18 @@ impl Store {
     }
 
     pub async fn list_roles(&self, after: Option<&str>, limit: u64) -> Result<Vec<Role>> {
-        let mut query = role::Entity::find().order_by_asc(role::Column::Name).limit(limit);
+        let mut query = role::Entity::find()
+            .order_by_asc(role::Column::Name)
+            .limit(limit);
         if let Some(after) = after {
             query = query.filter(role::Column::Name.gt(after));
         }
-        query.all(&self.db).await?.into_iter().map(role_from_row).collect()
+        query
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(role_from_row)
+            .collect()
     }
 
     pub async fn create_role(&self, new: &NewRole, now: DateTime<Utc>) -> Result<Role> {
@@ -194,7 +205,12 @@ impl Store {
         Ok(role)
     }
 
-    pub async fn update_role(&self, name: &str, patch: &RolePatch, now: DateTime<Utc>) -> Result<Role> {
+    pub async fn update_role(
+        &self,
+        name: &str,
+        patch: &RolePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Role> {
         let txn = self.db.begin().await?;
         let current = role::Entity::find()
             .filter(role::Column::Name.eq(name))
@@ -243,7 +259,12 @@ impl Store {
     }
 
     /// Returns (unexpired grants revoked, seq of the ROLE_DELETED event).
-    pub async fn delete_role(&self, name: &str, force: bool, now: DateTime<Utc>) -> Result<(i64, i64)> {
+    pub async fn delete_role(
+        &self,
+        name: &str,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, i64)> {
         let txn = self.db.begin().await?;
         let mut find = role::Entity::find().filter(role::Column::Name.eq(name));
         if is_postgres(&txn) {
@@ -272,7 +293,14 @@ impl Store {
             ));
         }
         for grant in &active {
-            append_event(&txn, &RoleEvent::RoleRevoked { grant: grant.clone() }, now).await?;
+            append_event(
+                &txn,
+                &RoleEvent::RoleRevoked {
+                    grant: grant.clone(),
+                },
+                now,
+            )
+            .await?;
         }
         role_grant::Entity::delete_many()
             .filter(role_grant::Column::RoleName.eq(name))
@@ -296,14 +324,21 @@ impl Store {
     // ---- grants ----------------------------------------------------------------
 
     /// Grants (or re-grants with a new expiry) a role; custom roles must exist.
-    pub async fn grant(&self, request: &GrantRequest, granted_by: &str, now: DateTime<Utc>) -> Result<GrantOutcome> {
+    pub async fn grant(
+        &self,
+        request: &GrantRequest,
+        granted_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<GrantOutcome> {
         let txn = self.db.begin().await?;
         if crate::domain::matrix::BuiltInRole::from_name(&request.role).is_none() {
             let mut find = role::Entity::find().filter(role::Column::Name.eq(&request.role));
             if is_postgres(&txn) {
                 find = find.lock_shared();
             }
-            find.one(&txn).await?.ok_or_else(|| role_not_found(&request.role))?;
+            find.one(&txn)
+                .await?
+                .ok_or_else(|| role_not_found(&request.role))?;
         }
         let (kind, id) = scope_columns(&request.scope);
         let existing = role_grant::Entity::find()
@@ -349,7 +384,14 @@ impl Store {
             }
         };
         let grant = grant_from_row(row)?;
-        let event_seq = append_event(&txn, &RoleEvent::RoleGranted { grant: grant.clone() }, now).await?;
+        let event_seq = append_event(
+            &txn,
+            &RoleEvent::RoleGranted {
+                grant: grant.clone(),
+            },
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(GrantOutcome {
             grant,
@@ -359,7 +401,13 @@ impl Store {
     }
 
     /// Removes the grant of `role` to `user_id` in exactly `scope`; returns it and the event seq.
-    pub async fn revoke(&self, user_id: i64, role: &str, scope: &Scope, now: DateTime<Utc>) -> Result<(Grant, i64)> {
+    pub async fn revoke(
+        &self,
+        user_id: i64,
+        role: &str,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<(Grant, i64)> {
         let (kind, id) = scope_columns(scope);
         let txn = self.db.begin().await?;
         let row = role_grant::Entity::find()
@@ -377,7 +425,14 @@ impl Store {
             })?;
         role_grant::Entity::delete_by_id(row.id).exec(&txn).await?;
         let grant = grant_from_row(row)?;
-        let seq = append_event(&txn, &RoleEvent::RoleRevoked { grant: grant.clone() }, now).await?;
+        let seq = append_event(
+            &txn,
+            &RoleEvent::RoleRevoked {
+                grant: grant.clone(),
+            },
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok((grant, seq))
     }
@@ -396,7 +451,13 @@ impl Store {
             .collect()
     }
 
-    pub async fn user_grants_page(&self, user_id: i64, after_id: i64, limit: u64, now: DateTime<Utc>) -> Result<Vec<Grant>> {
+    pub async fn user_grants_page(
+        &self,
+        user_id: i64,
+        after_id: i64,
+        limit: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>> {
         role_grant::Entity::find()
             .filter(role_grant::Column::UserId.eq(user_id))
             .filter(role_grant::Column::Id.gt(after_id))
@@ -435,7 +496,12 @@ impl Store {
                     ),
             );
         }
-        query.all(&self.db).await?.into_iter().map(grant_from_row).collect()
+        query
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(grant_from_row)
+            .collect()
     }
 
     // ---- events ----------------------------------------------------------------

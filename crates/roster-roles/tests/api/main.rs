@@ -79,7 +79,9 @@ async fn spawn_on(database: Arc<TestDatabase>) -> TestApp {
     let settings = RolesSettings {
         database_url: Some(Secret::new(database.url.clone())),
     };
-    let db = roster_roles::connect(&settings, &common).await.expect("connect");
+    let db = roster_roles::connect(&settings, &common)
+        .await
+        .expect("connect");
     let clock = Arc::new(ManualClock(Mutex::new(Utc::now())));
     let service = roster_roles::service_with_clock(db.clone(), &common, clock.clone());
     let keys = TokenKeys::new(&SECRET, "roster").expect("keys");
@@ -115,17 +117,26 @@ impl TestApp {
     }
 
     async fn admin(&self) -> Client {
-        let token = self.keys.issue_admin("platform", Duration::from_secs(3600)).expect("admin token");
+        let token = self
+            .keys
+            .issue_admin("platform", Duration::from_secs(3600))
+            .expect("admin token");
         self.client(&token.token).await
     }
 
     async fn service_client(&self) -> Client {
-        let token = self.keys.issue_service("moderation", Duration::from_secs(3600)).expect("service token");
+        let token = self
+            .keys
+            .issue_service("moderation", Duration::from_secs(3600))
+            .expect("service token");
         self.client(&token.token).await
     }
 
     async fn user(&self, user_id: i64) -> Client {
-        let token = self.keys.issue_user(user_id, 0, Duration::from_secs(3600)).expect("user token");
+        let token = self
+            .keys
+            .issue_user(user_id, 0, Duration::from_secs(3600))
+            .expect("user token");
         self.client(&token.token).await
     }
 
@@ -196,7 +207,11 @@ fn fields(status: &Status) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, code: Code, why: &str) -> Status {
+fn assert_refused<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+    code: Code,
+    why: &str,
+) -> Status {
     let status = result.expect_err("the call should fail");
     assert_eq!(status.code(), code, "{status:?}");
     assert_eq!(reason(&status), why, "{status:?}");
@@ -222,7 +237,12 @@ fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-async fn grant(client: &mut Client, user_id: i64, role: &str, scope: Option<pb::Scope>) -> pb::GrantRoleResponse {
+async fn grant(
+    client: &mut Client,
+    user_id: i64,
+    role: &str,
+    scope: Option<pb::Scope>,
+) -> pb::GrantRoleResponse {
     client
         .grant_role(pb::GrantRoleRequest {
             user_id,
@@ -247,7 +267,12 @@ async fn create_role(client: &mut Client, name: &str, permissions: &[&str]) -> p
         .into_inner()
 }
 
-async fn allowed(client: &mut Client, user_id: i64, permission: &str, scope: Option<pb::Scope>) -> bool {
+async fn allowed(
+    client: &mut Client,
+    user_id: i64,
+    permission: &str,
+    scope: Option<pb::Scope>,
+) -> bool {
     client
         .check_permission(pb::CheckPermissionRequest {
             user_id,
@@ -292,17 +317,32 @@ async fn catalogue_is_listed_with_groups_descriptions_and_holders(backend: Backe
         find("EXEMPT_FROM_MODERATION").built_in_roles,
         ["global-admin", "super-moderator"]
     );
-    assert_eq!(find("EXEMPT_FROM_BAN").group, pb::PermissionGroup::Exemption as i32);
-    assert_eq!(find("CONSOLE_ACCESS").group, pb::PermissionGroup::Access as i32);
+    assert_eq!(
+        find("EXEMPT_FROM_BAN").group,
+        pb::PermissionGroup::Exemption as i32
+    );
+    assert_eq!(
+        find("CONSOLE_ACCESS").group,
+        pb::PermissionGroup::Access as i32
+    );
     assert_eq!(
         find("MANAGE_NOTIFICATION_NETWORK_SETTING").built_in_roles,
-        ["channel-moderator", "community-moderator", "global-admin", "super-moderator"]
+        [
+            "channel-moderator",
+            "community-moderator",
+            "global-admin",
+            "super-moderator"
+        ]
     );
 }
 
 async fn reads_need_only_an_authenticated_caller(backend: Backend) {
     let app = spawn_app(backend).await;
-    let channel = Channel::from_shared(app.address.clone()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(app.address.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut anonymous = RoleServiceClient::new(channel);
     let status = anonymous
         .list_permissions(pb::ListPermissionsRequest {})
@@ -321,13 +361,17 @@ async fn reads_need_only_an_authenticated_caller(backend: Backend) {
 
     // Any user may read everything there is to read.
     let mut user = app.user(9).await;
-    user.list_permissions(pb::ListPermissionsRequest {}).await.unwrap();
+    user.list_permissions(pb::ListPermissionsRequest {})
+        .await
+        .unwrap();
     user.get_role(pb::GetRoleRequest {
         name: "super-moderator".into(),
     })
     .await
     .unwrap();
-    user.list_roles(pb::ListRolesRequest::default()).await.unwrap();
+    user.list_roles(pb::ListRolesRequest::default())
+        .await
+        .unwrap();
     user.list_user_roles(pb::ListUserRolesRequest {
         user_id: 3,
         ..Default::default()
@@ -413,7 +457,11 @@ async fn built_in_roles_are_listed_and_read_only(backend: Backend) {
         );
     }
     assert_refused(
-        admin.get_role(pb::GetRoleRequest { name: "nope".into() }).await,
+        admin
+            .get_role(pb::GetRoleRequest {
+                name: "nope".into(),
+            })
+            .await,
         Code::NotFound,
         "ROLE_NOT_FOUND",
     );
@@ -430,8 +478,17 @@ async fn default_matrix_row_by_row(backend: Backend) {
         (BuiltInRole::CommunityModerator, 13),
         (BuiltInRole::ChannelModerator, 14),
     ];
-    assert!(roster_roles::bootstrap_global_admin(&app.db, 11).await.unwrap());
-    assert!(!roster_roles::bootstrap_global_admin(&app.db, 11).await.unwrap(), "idempotent");
+    assert!(
+        roster_roles::bootstrap_global_admin(&app.db, 11)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !roster_roles::bootstrap_global_admin(&app.db, 11)
+            .await
+            .unwrap(),
+        "idempotent"
+    );
     for (role, user) in &holders[1..] {
         grant(&mut admin, *user, role.name(), network()).await;
     }
@@ -462,7 +519,9 @@ async fn default_matrix_row_by_row(backend: Backend) {
             expected.push(false);
         }
         let answers: Vec<bool> = admin
-            .batch_check_permissions(pb::BatchCheckPermissionsRequest { checks: checks.clone() })
+            .batch_check_permissions(pb::BatchCheckPermissionsRequest {
+                checks: checks.clone(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -483,7 +542,12 @@ async fn default_matrix_row_by_row(backend: Backend) {
 async fn custom_role_lifecycle(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut admin = app.admin().await;
-    let created = create_role(&mut admin, "helpers", &["EDIT_MESSAGE", "EDIT_MESSAGE", "DELETE_MESSAGE"]).await;
+    let created = create_role(
+        &mut admin,
+        "helpers",
+        &["EDIT_MESSAGE", "EDIT_MESSAGE", "DELETE_MESSAGE"],
+    )
+    .await;
     assert_eq!(created.permissions, ["DELETE_MESSAGE", "EDIT_MESSAGE"]);
     assert_eq!(created.version, 1);
     assert!(!created.built_in && created.assignable);
@@ -528,7 +592,9 @@ async fn custom_role_lifecycle(backend: Backend) {
     assert_eq!(fields(&bad_name), ["name"]);
 
     let read = admin
-        .get_role(pb::GetRoleRequest { name: "helpers".into() })
+        .get_role(pb::GetRoleRequest {
+            name: "helpers".into(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -606,7 +672,11 @@ async fn custom_role_lifecycle(backend: Backend) {
     assert_eq!(deleted.revoked_grants, 1);
     assert!(!allowed(&mut admin, 21, "MUTE_CHANNEL_USER", channel("a")).await);
     assert_refused(
-        admin.get_role(pb::GetRoleRequest { name: "helpers".into() }).await,
+        admin
+            .get_role(pb::GetRoleRequest {
+                name: "helpers".into(),
+            })
+            .await,
         Code::NotFound,
         "ROLE_NOT_FOUND",
     );
@@ -638,8 +708,18 @@ async fn role_changes_need_their_permission(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut admin = app.admin().await;
     let (nobody, creator, editor, deleter) = (30, 31, 32, 33);
-    create_role(&mut admin, "role-creators", &["CREATE_ROLE", "EDIT_MESSAGE"]).await;
-    create_role(&mut admin, "role-editors", &["EDIT_ROLE", "EDIT_MESSAGE", "DELETE_MESSAGE"]).await;
+    create_role(
+        &mut admin,
+        "role-creators",
+        &["CREATE_ROLE", "EDIT_MESSAGE"],
+    )
+    .await;
+    create_role(
+        &mut admin,
+        "role-editors",
+        &["EDIT_ROLE", "EDIT_MESSAGE", "DELETE_MESSAGE"],
+    )
+    .await;
     create_role(&mut admin, "role-deleters", &["DELETE_ROLE"]).await;
     grant(&mut admin, creator, "role-creators", network()).await;
     grant(&mut admin, editor, "role-editors", network()).await;
@@ -667,20 +747,36 @@ async fn role_changes_need_their_permission(backend: Backend) {
     // Without the permission: refused.
     for user in [nobody, editor, deleter] {
         let mut client = app.user(user).await;
-        assert_refused(client.create_role(new_role("mine")).await, Code::PermissionDenied, "PERMISSION_DENIED");
+        assert_refused(
+            client.create_role(new_role("mine")).await,
+            Code::PermissionDenied,
+            "PERMISSION_DENIED",
+        );
     }
     for user in [nobody, creator, deleter] {
         let mut client = app.user(user).await;
-        assert_refused(client.update_role(edit()).await, Code::PermissionDenied, "PERMISSION_DENIED");
+        assert_refused(
+            client.update_role(edit()).await,
+            Code::PermissionDenied,
+            "PERMISSION_DENIED",
+        );
     }
     for user in [nobody, creator, editor] {
         let mut client = app.user(user).await;
-        assert_refused(client.delete_role(delete()).await, Code::PermissionDenied, "PERMISSION_DENIED");
+        assert_refused(
+            client.delete_role(delete()).await,
+            Code::PermissionDenied,
+            "PERMISSION_DENIED",
+        );
     }
     // A channel-scoped CREATE_ROLE is not network-wide.
     grant(&mut admin, nobody, "channel-moderator", channel("a")).await;
     let mut scoped = app.user(nobody).await;
-    assert_refused(scoped.create_role(new_role("mine")).await, Code::PermissionDenied, "PERMISSION_DENIED");
+    assert_refused(
+        scoped.create_role(new_role("mine")).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
 
     // No escalation: a role may only carry permissions its creator holds.
     let mut client = app.user(creator).await;
@@ -695,7 +791,11 @@ async fn role_changes_need_their_permission(backend: Backend) {
         Code::PermissionDenied,
         "PERMISSION_DENIED",
     );
-    assert!(status.message().contains("BAN_USER"), "{}", status.message());
+    assert!(
+        status.message().contains("BAN_USER"),
+        "{}",
+        status.message()
+    );
 
     // With it: allowed.
     client.create_role(new_role("mine")).await.unwrap();
@@ -711,7 +811,8 @@ async fn role_changes_need_their_permission(backend: Backend) {
     // The event stream is for admin and service callers only.
     let mut user = app.user(creator).await;
     assert_refused(
-        user.watch_role_events(pb::WatchRoleEventsRequest::default()).await,
+        user.watch_role_events(pb::WatchRoleEventsRequest::default())
+            .await,
         Code::PermissionDenied,
         "PERMISSION_DENIED",
     );
@@ -725,7 +826,11 @@ async fn grants_need_assign_user_role_in_their_scope(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut admin = app.admin().await;
     let (nobody, channel_admin, network_admin, narrow_admin, target) = (40, 41, 42, 43, 49);
-    let channel_moderator: Vec<&str> = BuiltInRole::ChannelModerator.permissions().iter().copied().collect();
+    let channel_moderator: Vec<&str> = BuiltInRole::ChannelModerator
+        .permissions()
+        .iter()
+        .copied()
+        .collect();
     let mut assigners = channel_moderator.clone();
     assigners.push("ASSIGN_USER_ROLE");
     create_role(&mut admin, "assigners", &assigners).await;
@@ -747,21 +852,48 @@ async fn grants_need_assign_user_role_in_their_scope(backend: Backend) {
     };
 
     let mut client = app.user(nobody).await;
-    assert_refused(client.grant_role(grant_in(channel("a"))).await, Code::PermissionDenied, "PERMISSION_DENIED");
+    assert_refused(
+        client.grant_role(grant_in(channel("a"))).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
 
     // Held in channel a: grants there, not in channel b nor network-wide.
     let mut client = app.user(channel_admin).await;
-    let granted = client.grant_role(grant_in(channel("a"))).await.unwrap().into_inner();
+    let granted = client
+        .grant_role(grant_in(channel("a")))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(granted.created);
-    assert_eq!(granted.grant.unwrap().granted_by, format!("user:{channel_admin}"));
-    assert_refused(client.grant_role(grant_in(channel("b"))).await, Code::PermissionDenied, "PERMISSION_DENIED");
-    assert_refused(client.grant_role(grant_in(network())).await, Code::PermissionDenied, "PERMISSION_DENIED");
+    assert_eq!(
+        granted.grant.unwrap().granted_by,
+        format!("user:{channel_admin}")
+    );
+    assert_refused(
+        client.grant_role(grant_in(channel("b"))).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
+    assert_refused(
+        client.grant_role(grant_in(network())).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
 
     // Revoke: the same rule.
     let mut outsider = app.user(nobody).await;
-    assert_refused(outsider.revoke_role(revoke_in(channel("a"))).await, Code::PermissionDenied, "PERMISSION_DENIED");
+    assert_refused(
+        outsider.revoke_role(revoke_in(channel("a"))).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
     client.revoke_role(revoke_in(channel("a"))).await.unwrap();
-    assert_refused(client.revoke_role(revoke_in(channel("a"))).await, Code::NotFound, "GRANT_NOT_FOUND");
+    assert_refused(
+        client.revoke_role(revoke_in(channel("a"))).await,
+        Code::NotFound,
+        "GRANT_NOT_FOUND",
+    );
 
     // Held network-wide: grants anywhere.
     let mut client = app.user(network_admin).await;
@@ -771,12 +903,24 @@ async fn grants_need_assign_user_role_in_their_scope(backend: Backend) {
 
     // No escalation: ASSIGN_USER_ROLE alone cannot hand out channel-moderator.
     let mut client = app.user(narrow_admin).await;
-    assert_refused(client.grant_role(grant_in(channel("c"))).await, Code::PermissionDenied, "PERMISSION_DENIED");
+    assert_refused(
+        client.grant_role(grant_in(channel("c"))).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
 
     // A scope is required to grant or revoke.
-    let status = assert_refused(admin.grant_role(grant_in(None)).await, Code::InvalidArgument, "INVALID_FIELD");
+    let status = assert_refused(
+        admin.grant_role(grant_in(None)).await,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    );
     assert_eq!(fields(&status), ["scope"]);
-    assert_refused(admin.revoke_role(revoke_in(None)).await, Code::InvalidArgument, "INVALID_FIELD");
+    assert_refused(
+        admin.revoke_role(revoke_in(None)).await,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    );
     assert_refused(
         admin
             .grant_role(pb::GrantRoleRequest {
@@ -865,7 +1009,9 @@ async fn global_admin_and_member_cannot_be_granted(backend: Backend) {
         assert!(status.message().contains(role), "{}", status.message());
     }
     // The bootstrap path works, and the bootstrapped admin may assign roles.
-    roster_roles::bootstrap_global_admin(&app.db, 60).await.unwrap();
+    roster_roles::bootstrap_global_admin(&app.db, 60)
+        .await
+        .unwrap();
     assert!(allowed(&mut admin, 60, "ASSIGN_USER_ROLE", channel("q")).await);
     let mut global_admin = app.user(60).await;
     grant(&mut global_admin, 61, "super-moderator", network()).await;
@@ -897,13 +1043,25 @@ async fn protected_targets_need_an_exempt_actor(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut admin = app.admin().await;
     let (assigner, super_moderator, ordinary, global_admin) = (70, 71, 72, 73);
-    let mut permissions: Vec<&str> = BuiltInRole::ChannelModerator.permissions().iter().copied().collect();
+    let mut permissions: Vec<&str> = BuiltInRole::ChannelModerator
+        .permissions()
+        .iter()
+        .copied()
+        .collect();
     permissions.push("ASSIGN_USER_ROLE");
     create_role(&mut admin, "assigners", &permissions).await;
     grant(&mut admin, assigner, "assigners", network()).await;
     grant(&mut admin, super_moderator, "super-moderator", network()).await;
-    grant(&mut admin, super_moderator, "channel-moderator", channel("a")).await;
-    roster_roles::bootstrap_global_admin(&app.db, global_admin).await.unwrap();
+    grant(
+        &mut admin,
+        super_moderator,
+        "channel-moderator",
+        channel("a"),
+    )
+    .await;
+    roster_roles::bootstrap_global_admin(&app.db, global_admin)
+        .await
+        .unwrap();
 
     let mut client = app.user(assigner).await;
     let to = |user_id: i64| pb::GrantRoleRequest {
@@ -913,9 +1071,17 @@ async fn protected_targets_need_an_exempt_actor(backend: Backend) {
         expires_at: None,
     };
     client.grant_role(to(ordinary)).await.unwrap();
-    let status = assert_refused(client.grant_role(to(super_moderator)).await, Code::PermissionDenied, "PERMISSION_DENIED");
+    let status = assert_refused(
+        client.grant_role(to(super_moderator)).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
     assert!(status.message().contains("EXEMPT_FROM_MODERATION"));
-    assert_refused(client.grant_role(to(global_admin)).await, Code::PermissionDenied, "PERMISSION_DENIED");
+    assert_refused(
+        client.grant_role(to(global_admin)).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
     assert_refused(
         client
             .revoke_role(pb::RevokeRoleRequest {
@@ -982,7 +1148,8 @@ async fn expiry_is_validated_and_expired_grants_stop_counting(backend: Backend) 
     assert!(answer.allowed);
     assert_eq!(answer.valid_until, Some(ts(expires)));
 
-    app.clock.advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
+    app.clock
+        .advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
     assert!(!allowed(&mut admin, 80, "BAN_CHANNEL_USER", channel("a")).await);
     let listed = admin
         .list_user_roles(pb::ListUserRolesRequest {
@@ -1049,7 +1216,12 @@ async fn listings_are_paged(backend: Backend) {
     }
     assert_eq!(
         members,
-        [(91, channel("a")), (93, channel("a")), (93, channel("b")), (95, channel("a"))]
+        [
+            (91, channel("a")),
+            (93, channel("a")),
+            (93, channel("b")),
+            (95, channel("a"))
+        ]
     );
 
     let first = admin
@@ -1153,7 +1325,10 @@ async fn batch_checks_answer_per_item(backend: Backend) {
         .results;
     let allowed: Vec<bool> = results.iter().map(|r| r.allowed).collect();
     assert_eq!(allowed, [true, false, true, false, false]);
-    assert_eq!(results[2].granted_by.as_ref().unwrap().role, "community-moderator");
+    assert_eq!(
+        results[2].granted_by.as_ref().unwrap().role,
+        "community-moderator"
+    );
     assert!(results[1].granted_by.is_none());
 
     let status = assert_refused(
@@ -1166,7 +1341,9 @@ async fn batch_checks_answer_per_item(backend: Backend) {
         "INVALID_FIELD",
     );
     assert_eq!(fields(&status), ["checks[1].permission"]);
-    let too_many = (0..101).map(|i| check(i + 1, "MUTE_CHANNEL", None)).collect();
+    let too_many = (0..101)
+        .map(|i| check(i + 1, "MUTE_CHANNEL", None))
+        .collect();
     assert_refused(
         admin
             .batch_check_permissions(pb::BatchCheckPermissionsRequest { checks: too_many })
@@ -1174,7 +1351,9 @@ async fn batch_checks_answer_per_item(backend: Backend) {
         Code::InvalidArgument,
         "INVALID_FIELD",
     );
-    let hundred = (0..100).map(|i| check(i + 1, "MUTE_CHANNEL", None)).collect();
+    let hundred = (0..100)
+        .map(|i| check(i + 1, "MUTE_CHANNEL", None))
+        .collect();
     let results = admin
         .batch_check_permissions(pb::BatchCheckPermissionsRequest { checks: hundred })
         .await
@@ -1264,7 +1443,10 @@ async fn events_stream_in_order_and_resume(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(next_event(&mut resumed).await.meta.unwrap().cursor, cursors[5]);
+    assert_eq!(
+        next_event(&mut resumed).await.meta.unwrap().cursor,
+        cursors[5]
+    );
 
     // From now: only what happens next.
     let mut from_now = admin
@@ -1332,19 +1514,31 @@ async fn permission_checker_caches_and_follows_revokes(backend: Backend) {
     grant(&mut admin, moderator, "channel-moderator", channel("a")).await;
 
     // The checker follows the second instance; the revoke goes through the first.
-    let checker =
-        PermissionChecker::new(&second.address, &second.service_token(), CheckerSettings::default()).unwrap();
-    tokio::time::timeout(GUARD, checker.wait_until_live()).await.expect("stream connected");
+    let checker = PermissionChecker::new(
+        &second.address,
+        &second.service_token(),
+        CheckerSettings::default(),
+    )
+    .unwrap();
+    tokio::time::timeout(GUARD, checker.wait_until_live())
+        .await
+        .expect("stream connected");
     let actor = Actor::User {
         user_id: moderator,
         generation: 0,
     };
     let in_a = || Scope::Channel("a".into());
 
-    checker.require(&actor, "BAN_CHANNEL_USER", in_a()).await.unwrap();
+    checker
+        .require(&actor, "BAN_CHANNEL_USER", in_a())
+        .await
+        .unwrap();
     assert_eq!(checker.remote_checks(), 1);
     // A cached answer asks nothing.
-    checker.require(&actor, "BAN_CHANNEL_USER", in_a()).await.unwrap();
+    checker
+        .require(&actor, "BAN_CHANNEL_USER", in_a())
+        .await
+        .unwrap();
     assert_eq!(checker.remote_checks(), 1);
 
     let err = checker
@@ -1357,17 +1551,33 @@ async fn permission_checker_caches_and_follows_revokes(backend: Backend) {
         .require(&actor, "BAN_CHANNEL_USER", Scope::Channel("b".into()))
         .await
         .unwrap_err();
-    assert!(err.message.contains("BAN_CHANNEL_USER") && err.message.contains("channel b"), "{}", err.message);
+    assert!(
+        err.message.contains("BAN_CHANNEL_USER") && err.message.contains("channel b"),
+        "{}",
+        err.message
+    );
     assert_eq!(checker.remote_checks(), 2, "the denial is cached too");
 
     // Admin and service callers are not checked.
     let before = checker.remote_checks();
     checker
-        .require(&Actor::Admin { client: "ops".into() }, "BAN_USER", Scope::Network)
+        .require(
+            &Actor::Admin {
+                client: "ops".into(),
+            },
+            "BAN_USER",
+            Scope::Network,
+        )
         .await
         .unwrap();
     checker
-        .require(&Actor::Service { name: "moderation".into() }, "BAN_USER", Scope::Network)
+        .require(
+            &Actor::Service {
+                name: "moderation".into(),
+            },
+            "BAN_USER",
+            Scope::Network,
+        )
         .await
         .unwrap();
     assert_eq!(checker.remote_checks(), before);
@@ -1385,7 +1595,10 @@ async fn permission_checker_caches_and_follows_revokes(backend: Backend) {
         .await
         .expect("revoke event reached the checker")
         .unwrap();
-    let err = checker.require(&actor, "BAN_CHANNEL_USER", in_a()).await.unwrap_err();
+    let err = checker
+        .require(&actor, "BAN_CHANNEL_USER", in_a())
+        .await
+        .unwrap_err();
     assert_eq!(err.reason, "PERMISSION_DENIED");
 
     // A grant invalidates a cached denial the same way.
@@ -1402,13 +1615,21 @@ async fn permission_checker_caches_and_follows_revokes(backend: Backend) {
     // Role edits drop every cached answer.
     let mut permissions: BTreeSet<&str> = BTreeSet::new();
     permissions.insert("EDIT_MESSAGE");
-    create_role(&mut admin, "editors", &permissions.iter().copied().collect::<Vec<_>>()).await;
+    create_role(
+        &mut admin,
+        "editors",
+        &permissions.iter().copied().collect::<Vec<_>>(),
+    )
+    .await;
     grant(&mut admin, 131, "editors", network()).await;
     let editor = Actor::User {
         user_id: 131,
         generation: 0,
     };
-    checker.require(&editor, "EDIT_MESSAGE", Scope::Network).await.unwrap();
+    checker
+        .require(&editor, "EDIT_MESSAGE", Scope::Network)
+        .await
+        .unwrap();
     let deleted = admin
         .delete_role(pb::DeleteRoleRequest {
             name: "editors".into(),
@@ -1421,5 +1642,10 @@ async fn permission_checker_caches_and_follows_revokes(backend: Backend) {
         .await
         .expect("deletion reached the checker")
         .unwrap();
-    assert!(checker.require(&editor, "EDIT_MESSAGE", Scope::Network).await.is_err());
+    assert!(
+        checker
+            .require(&editor, "EDIT_MESSAGE", Scope::Network)
+            .await
+            .is_err()
+    );
 }
