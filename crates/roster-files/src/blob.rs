@@ -106,7 +106,7 @@ impl BlobStore {
     pub async fn start_write(&self, key: &ObjectPath) -> Result<StreamingWrite> {
         let upload = self.store.put_multipart(key).await.map_err(storage_error)?;
         Ok(StreamingWrite {
-            writer: WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+            writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
         })
     }
 
@@ -125,33 +125,56 @@ impl BlobStore {
     }
 }
 
-/// An object being written part by part.
+/// An object being written part by part. Dropped unfinished (e.g. the call
+/// was cancelled), it aborts the upload in the background.
 pub struct StreamingWrite {
-    writer: WriteMultipart,
+    writer: Option<WriteMultipart>,
 }
 
 impl StreamingWrite {
-    pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
+    fn writer(&mut self) -> Result<&mut WriteMultipart> {
         self.writer
+            .as_mut()
+            .ok_or_else(|| Error::internal("write after finish"))
+    }
+
+    pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
+        let writer = self.writer()?;
+        writer
             .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
             .await
             .map_err(storage_error)?;
-        self.writer.put(bytes);
+        writer.put(bytes);
         Ok(())
     }
 
-    pub async fn finish(self) -> Result<()> {
-        self.writer
-            .finish()
-            .await
-            .map(|_| ())
-            .map_err(storage_error)
+    pub async fn finish(mut self) -> Result<()> {
+        match self.writer.take() {
+            Some(writer) => writer.finish().await.map(|_| ()).map_err(storage_error),
+            None => Err(Error::internal("finish after finish")),
+        }
     }
 
     /// Discards what was written; best effort.
-    pub async fn abort(self) {
-        if let Err(err) = self.writer.abort().await {
-            tracing::warn!(error = %err, "aborting a partial upload failed");
+    pub async fn abort(mut self) {
+        if let Some(writer) = self.writer.take() {
+            abort(writer).await;
+        }
+    }
+}
+
+async fn abort(writer: WriteMultipart) {
+    if let Err(err) = writer.abort().await {
+        tracing::warn!(error = %err, "aborting a partial upload failed");
+    }
+}
+
+impl Drop for StreamingWrite {
+    fn drop(&mut self) {
+        if let (Some(writer), Ok(runtime)) =
+            (self.writer.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(abort(writer));
         }
     }
 }

@@ -198,6 +198,34 @@ mod tests {
     }
 
     #[test]
+    fn every_accepted_format_is_re_encoded_in_kind() {
+        let source = DynamicImage::ImageRgba8(image::RgbaImage::from_fn(300, 150, |x, y| {
+            image::Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255])
+        }));
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Gif,
+            ImageFormat::WebP,
+        ] {
+            let input = encode(&source, format, Variant::Original)
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"))
+                .bytes;
+            let renditions =
+                process(&input, format, LIMITS).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            for rendition in renditions {
+                assert_eq!(rendition.content_type, format.to_mime_type());
+                let decoded = image::load_from_memory_with_format(&rendition.bytes, format)
+                    .unwrap_or_else(|e| panic!("{format:?} {:?}: {e}", rendition.variant));
+                assert_eq!(
+                    (decoded.width(), decoded.height()),
+                    (rendition.width, rendition.height)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn oversized_images_are_refused_from_the_header() {
         let err = process(&png(1001, 10), ImageFormat::Png, LIMITS).err();
         assert_eq!(err.map(|e| e.reason), Some("IMAGE_TOO_LARGE"));
