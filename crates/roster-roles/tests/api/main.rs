@@ -358,6 +358,43 @@ async fn reads_need_only_an_authenticated_caller(backend: Backend) {
         .await
         .expect_err("no token");
     assert_eq!(status.code(), Code::Unauthenticated);
+    let refused = [
+        anonymous
+            .get_role(pb::GetRoleRequest {
+                name: "member".into(),
+            })
+            .await
+            .err(),
+        anonymous
+            .list_roles(pb::ListRolesRequest::default())
+            .await
+            .err(),
+        anonymous
+            .list_user_roles(pb::ListUserRolesRequest {
+                user_id: 3,
+                ..Default::default()
+            })
+            .await
+            .err(),
+        anonymous
+            .list_role_members(pb::ListRoleMembersRequest {
+                role: "member".into(),
+                ..Default::default()
+            })
+            .await
+            .err(),
+        anonymous
+            .batch_check_permissions(pb::BatchCheckPermissionsRequest::default())
+            .await
+            .err(),
+        anonymous
+            .watch_role_events(pb::WatchRoleEventsRequest::default())
+            .await
+            .err(),
+    ];
+    for status in refused {
+        assert_eq!(status.map(|s| s.code()), Some(Code::Unauthenticated));
+    }
 
     // Any user may read everything there is to read.
     let mut user = app.user(9).await;
