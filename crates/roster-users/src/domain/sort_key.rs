@@ -32,9 +32,67 @@ pub fn prefix_upper_bound(prefix: &str) -> String {
     upper
 }
 
+/// How many cased characters of a keyword [`sort_key_prefixes`] expands; each
+/// doubles the number of ranges. Beyond it, matches are so few that walking
+/// the ranges of the first ones and filtering the rest is cheap.
+pub const MAX_EXPANDED_CASED_CHARS: usize = 4;
+
+/// The sort-key prefixes of every display name that starts with `keyword`
+/// (lower-cased), in ascending order.
+///
+/// A case-insensitive prefix is not one range of aA–zZ sort keys: "al" matches
+/// `a0l0…`, `a0l1…`, `a1l0…` and `a1l1…`. Each cased character doubles the
+/// ranges; scanning them in order walks the sort index directly, so a page
+/// costs a few short index scans however common the prefix is. Only the first
+/// [`MAX_EXPANDED_CASED_CHARS`] cased characters are expanded; callers still
+/// filter on the full keyword.
+pub fn sort_key_prefixes(keyword: &str) -> Vec<String> {
+    let mut prefixes = vec![String::new()];
+    let mut cased = 0;
+    for c in keyword.chars() {
+        let has_upper = c.to_uppercase().next().is_some_and(|u| u != c);
+        if has_upper {
+            if cased == MAX_EXPANDED_CASED_CHARS {
+                break;
+            }
+            cased += 1;
+            prefixes = prefixes
+                .into_iter()
+                .flat_map(|p| [format!("{p}{c}0"), format!("{p}{c}1")])
+                .collect();
+        } else {
+            for p in &mut prefixes {
+                p.push(c);
+                p.push('0');
+            }
+        }
+    }
+    prefixes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyword_prefixes_cover_every_case_variant_in_order() {
+        assert_eq!(sort_key_prefixes("al"), ["a0l0", "a0l1", "a1l0", "a1l1"]);
+        assert_eq!(sort_key_prefixes("c++"), ["c0+0+0", "c1+0+0"]);
+        assert_eq!(sort_key_prefixes("abcdef").len(), 16);
+        let mut names = ["ALbert", "alan", "Alan", "aLan", "bob"];
+        names.sort_by_key(|n| display_name_sort_key(n));
+        let prefixes = sort_key_prefixes("al");
+        let matching: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| {
+                prefixes
+                    .iter()
+                    .any(|p| display_name_sort_key(n).starts_with(p.as_str()))
+            })
+            .collect();
+        assert_eq!(matching, ["alan", "aLan", "Alan", "ALbert"]);
+    }
 
     #[test]
     fn orders_the_seed_example_aa_to_zz() {

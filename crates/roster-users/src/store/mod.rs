@@ -19,7 +19,9 @@ use crate::domain::{
     CallStatus, DEFAULT_PRESENCE_STATUS, NewUser, Presence, User, UserEvent, UserEventKind,
     UserKey,
     query::{Phase, Position, UserQuery, UserSort},
-    sort_key::{display_name_search_key, display_name_sort_key, prefix_upper_bound},
+    sort_key::{
+        display_name_search_key, display_name_sort_key, prefix_upper_bound, sort_key_prefixes,
+    },
 };
 use entity::{user, user_event};
 
@@ -326,7 +328,25 @@ impl UserStore {
         after: Option<&Position>,
         limit: u64,
     ) -> Result<Vec<User>, Error> {
-        self.rows(query_select(query, phase, after, limit)).await
+        if !(phase == Phase::Prefix && query.sort == UserSort::DisplayName) {
+            return self.rows(query_select(query, phase, after, limit)).await;
+        }
+        // Walk the aA–zZ index range by range, in order (see `sort_key_prefixes`).
+        let mut found = Vec::new();
+        for range in keyword_sort_ranges(query) {
+            if after.is_some_and(|a| range.1 <= a.sort_key) {
+                continue;
+            }
+            let remaining = limit - found.len() as u64;
+            let select = query_select(query, phase, after, remaining)
+                .filter(user::Column::SortKey.gte(range.0))
+                .filter(user::Column::SortKey.lt(range.1));
+            found.extend(self.rows(select).await?);
+            if found.len() as u64 >= limit {
+                break;
+            }
+        }
+        Ok(found)
     }
 
     /// The SQL [`UserStore::query`] runs, e.g. to EXPLAIN it.
@@ -337,7 +357,15 @@ impl UserStore {
         after: Option<&Position>,
         limit: u64,
     ) -> sea_orm::Statement {
-        query_select(query, phase, after, limit).build(self.db.get_database_backend())
+        let mut select = query_select(query, phase, after, limit);
+        if phase == Phase::Prefix && query.sort == UserSort::DisplayName {
+            if let Some(range) = keyword_sort_ranges(query).into_iter().next() {
+                select = select
+                    .filter(user::Column::SortKey.gte(range.0))
+                    .filter(user::Column::SortKey.lt(range.1));
+            }
+        }
+        select.build(self.db.get_database_backend())
     }
 
     /// Up to `limit` events committed after sequence `after`, oldest first.
@@ -361,6 +389,17 @@ impl UserStore {
             .await?
             .map_or(0, |row| row.seq))
     }
+}
+
+/// Half-open sort-key ranges holding the keyword's case variants, in order.
+fn keyword_sort_ranges(query: &UserQuery) -> Vec<(String, String)> {
+    sort_key_prefixes(query.keyword.as_deref().unwrap_or_default())
+        .into_iter()
+        .map(|prefix| {
+            let upper = prefix_upper_bound(&prefix);
+            (prefix, upper)
+        })
+        .collect()
 }
 
 fn new_user_row(new: &NewUser, now: DateTime<Utc>) -> Result<user::ActiveModel, Error> {
