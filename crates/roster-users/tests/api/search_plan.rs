@@ -76,8 +76,8 @@ async fn prefix_search_uses_an_index_on_postgres() {
                 "{sort:?}/{phase:?} plan scans the table:\n{plan}"
             );
             assert!(
-                plan.contains("users_search_key_sort_key"),
-                "{sort:?}/{phase:?} plan:\n{plan}"
+                plan.contains("Index Scan using users_"),
+                "{sort:?}/{phase:?} plan uses none of the users indexes:\n{plan}"
             );
         }
     }
