@@ -1,20 +1,40 @@
-//! `make bench`: loads users into a fresh PostgreSQL database, serves them on a
-//! local port, and measures each RPC next to the ceilings of the same run (an
-//! empty authenticated RPC on the same server, a primary-key select through
-//! the same pool). Prints a table and writes it as JSON under `target/bench/`.
+//! `make bench`: measures Roster's RPCs next to the ceilings of the same run,
+//! suite by suite:
+//! * `users`: users loaded into a fresh PostgreSQL database, each RPC next to an
+//!   empty authenticated RPC on the same server and a primary-key select through
+//!   the same pool;
+//! * `roles`: permission checks over PostgreSQL with mixed grants, and the
+//!   in-process `PermissionChecker` cache, next to the empty RPC;
+//! * `files`: uploads next to the same bytes written straight to the same
+//!   directory, and avatar processing time per image.
+//!
+//! Each suite prints a table and writes it as JSON to `target/bench/<suite>.json`.
 
+mod files;
 mod measure;
 mod report;
+mod roles;
 mod users;
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Suite {
+    Users,
+    Roles,
+    Files,
+    All,
+}
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Roster benchmarks")]
 pub struct Args {
-    /// Users to load.
+    /// Which suite to run.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    suite: Suite,
+    /// Users to load (users: user rows; roles: user ids holding the grants).
     #[arg(long, default_value_t = 100_000)]
     users: usize,
     /// Load 1 000 000 users (overrides --users).
@@ -23,7 +43,7 @@ pub struct Args {
     /// Seconds of each throughput run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Requests of each unloaded-latency run.
+    /// Requests of each unloaded-latency run (files: at most 1 GiB of uploads per run).
     #[arg(long, default_value_t = 5000)]
     unloaded: usize,
     /// Requests in flight in throughput runs.
@@ -32,6 +52,9 @@ pub struct Args {
     /// HTTP/2 connections in throughput runs.
     #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Concurrent uploaders in the files suite's throughput runs.
+    #[arg(long, default_value_t = 4)]
+    uploaders: usize,
 }
 
 impl Args {
@@ -52,7 +75,18 @@ impl Args {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let rows = users::run(&args).await?;
-    report::print_and_save("users", &rows)?;
+    let all = args.suite == Suite::All;
+    if all || args.suite == Suite::Users {
+        let rows = users::run(&args).await?;
+        report::print_and_save("users", &rows)?;
+    }
+    if all || args.suite == Suite::Roles {
+        let rows = roles::run(&args).await?;
+        report::print_and_save("roles", &rows)?;
+    }
+    if all || args.suite == Suite::Files {
+        let rows = files::run(&args).await?;
+        report::print_and_save("files", &rows)?;
+    }
     Ok(())
 }

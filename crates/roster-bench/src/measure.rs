@@ -3,7 +3,10 @@
 
 use std::{
     future::Future,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -24,6 +27,8 @@ pub struct Latency {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Mean time per request, for rates at one in flight (bytes per second).
+    pub mean_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,15 +38,22 @@ pub struct Throughput {
     pub p99_ms: f64,
     pub errors: u64,
     pub requests: u64,
+    /// Wall time of the run, in seconds (shorter than the shape's when a cap stopped it).
+    pub seconds: f64,
 }
 
 fn histogram() -> Histogram<u64> {
-    // 1 µs .. 60 s at 3 significant digits; the bounds are constants that hdrhistogram accepts.
-    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| unreachable!())
+    // 1 ns .. 60 s at 3 significant digits (in-process calls take well under a
+    // microsecond); the bounds are constants that hdrhistogram accepts.
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap_or_else(|_| unreachable!())
 }
 
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
+fn nanos(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn ms(nanos: u64) -> f64 {
+    nanos as f64 / 1_000_000.0
 }
 
 /// Something a benchmark calls repeatedly; `lane` picks the connection, `n` varies the input.
@@ -49,43 +61,63 @@ pub trait Call: Send + Sync + 'static {
     fn call(&self, lane: usize, n: u64) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-pub async fn unloaded<C: Call>(call: &C, requests: usize) -> Latency {
+/// `requests` calls one after the other; the first failure ends the run.
+pub async fn unloaded<C: Call>(call: &C, requests: usize) -> anyhow::Result<Latency> {
     let mut hist = histogram();
+    let started = Instant::now();
     for n in 0..requests {
         let start = Instant::now();
         if let Err(err) = call.call(0, n as u64).await {
-            panic!("unloaded call failed: {err}");
+            anyhow::bail!("unloaded call {n} failed: {err}");
         }
-        let _ = hist.record(start.elapsed().as_micros() as u64);
+        let _ = hist.record(nanos(start.elapsed()));
     }
-    Latency {
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(Latency {
         requests: hist.len(),
         p50_ms: ms(hist.value_at_quantile(0.50)),
         p99_ms: ms(hist.value_at_quantile(0.99)),
         max_ms: ms(hist.max()),
-    }
+        mean_ms: elapsed / requests.max(1) as f64,
+    })
 }
 
 pub async fn throughput<C: Call>(call: Arc<C>, shape: LoadShape) -> Throughput {
+    throughput_capped(call, shape, u64::MAX).await
+}
+
+/// Like [`throughput`], but the run also ends once `max_requests` calls have
+/// started (bounds what a run writes to disk).
+pub async fn throughput_capped<C: Call>(
+    call: Arc<C>,
+    shape: LoadShape,
+    max_requests: u64,
+) -> Throughput {
     let deadline = Instant::now() + shape.duration;
     let started = Instant::now();
+    let issued = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for worker in 0..shape.in_flight {
         let call = call.clone();
-        let lane = worker % shape.connections;
+        let issued = issued.clone();
+        let lane = worker % shape.connections.max(1);
         workers.push(tokio::spawn(async move {
             let mut hist = histogram();
             let mut errors = 0u64;
             let mut n = worker as u64 * 1_000_003;
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max_requests
+            {
                 let start = Instant::now();
                 match call.call(lane, n).await {
                     Ok(()) => {
-                        let _ = hist.record(start.elapsed().as_micros() as u64);
+                        let _ = hist.record(nanos(start.elapsed()));
                     }
                     Err(_) => errors += 1,
                 }
                 n += 1;
+                // Calls that never wait (in-process cache hits) must still let the
+                // server's and the other workers' tasks run.
+                tokio::task::coop::consume_budget().await;
             }
             (hist, errors)
         }));
@@ -105,5 +137,40 @@ pub async fn throughput<C: Call>(call: Arc<C>, shape: LoadShape) -> Throughput {
         p99_ms: ms(total.value_at_quantile(0.99)),
         errors,
         requests: total.len(),
+        seconds: elapsed,
     }
+}
+
+/// Warms up (connections, caches, the pool) with 200 calls, then measures both shapes.
+pub async fn both<C: Call>(call: C, shape: LoadShape) -> anyhow::Result<(Latency, Throughput)> {
+    unloaded(&call, 200).await?;
+    let latency = unloaded(&call, shape.unloaded_requests).await?;
+    let throughput = throughput(Arc::new(call), shape).await;
+    Ok((latency, throughput))
+}
+
+/// A benchmarked call: `f(lane, n)` with `n` varying the input; `lanes` are the
+/// per-connection clients.
+pub struct Rpc<L, F> {
+    pub lanes: Vec<L>,
+    pub f: F,
+}
+
+impl<L, F, Fut> Call for Rpc<L, F>
+where
+    L: Clone + Send + Sync + 'static,
+    F: Fn(L, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    fn call(&self, lane: usize, n: u64) -> impl Future<Output = Result<(), String>> + Send {
+        (self.f)(self.lanes[lane % self.lanes.len()].clone(), n)
+    }
+}
+
+/// Deterministic scatter of request numbers over the loaded ids.
+pub fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }

@@ -2,12 +2,14 @@
 
 use serde::Serialize;
 
+use crate::measure::{Latency, Throughput};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub what: String,
     /// "unloaded" or "throughput".
     pub shape: &'static str,
-    /// RPS for throughput rows; p99 in ms for unloaded rows.
+    /// RPS (or another rate, see `unit`) for throughput rows; p99 in ms for unloaded rows.
     pub figure: f64,
     pub unit: &'static str,
     pub p50_ms: f64,
@@ -18,27 +20,117 @@ pub struct Row {
     pub ceiling_figure: f64,
     /// figure / ceiling_figure (for latency: how many times the ceiling's p99).
     pub ratio: f64,
+    /// How the row was measured, when the columns do not say it all (sizes,
+    /// concurrency, cache misses, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Row {
+    /// An unloaded-latency row: p99 in ms beside the ceiling's p99.
+    pub fn latency(what: &str, latency: &Latency, ceiling: &str, ceiling_latency: &Latency) -> Row {
+        Row {
+            what: what.to_owned(),
+            shape: "unloaded",
+            figure: latency.p99_ms,
+            unit: "ms",
+            p50_ms: latency.p50_ms,
+            p99_ms: latency.p99_ms,
+            max_ms: Some(latency.max_ms),
+            errors: 0,
+            ceiling: format!("{ceiling} p99"),
+            ceiling_figure: ceiling_latency.p99_ms,
+            ratio: latency.p99_ms / ceiling_latency.p99_ms,
+            note: None,
+        }
+    }
+
+    /// A throughput row: requests per second beside the ceiling's.
+    pub fn throughput(
+        what: &str,
+        run: &Throughput,
+        ceiling: &str,
+        ceiling_run: &Throughput,
+    ) -> Row {
+        Row {
+            what: what.to_owned(),
+            shape: "throughput",
+            figure: run.rps,
+            unit: "rps",
+            p50_ms: run.p50_ms,
+            p99_ms: run.p99_ms,
+            max_ms: None,
+            errors: run.errors,
+            ceiling: format!("{ceiling} rps"),
+            ceiling_figure: ceiling_run.rps,
+            ratio: run.rps / ceiling_run.rps,
+            note: None,
+        }
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Row {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// A figure in a 9-character column: fixed 3 decimals, more significant digits
+/// below 0.1 (in-process calls take microseconds).
+fn num(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        format!("{value:.3}")
+    } else if value.abs() >= 1000.0 {
+        format!("{value:.1}")
+    } else if value.abs() >= 0.1 {
+        format!("{value:.3}")
+    } else {
+        let digits = (-value.abs().log10().floor()) as usize + 2;
+        format!("{value:.digits$}")
+    }
 }
 
 pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
+    let what_width = rows
+        .iter()
+        .map(|r| r.what.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(34);
+    let ceiling_width = rows
+        .iter()
+        .map(|r| r.ceiling.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(26);
     println!();
     println!(
-        "{:<34} {:<10} {:>12} {:>9} {:>9} {:>9} {:>7}  {:<26} {:>7}",
-        "what", "shape", "figure", "p50 ms", "p99 ms", "max ms", "errors", "ceiling", "ratio"
+        "{:<what_width$} {:<10} {:>15} {:>9} {:>9} {:>9} {:>7}  {:<ceiling_width$} {:>11} {:>9}  note",
+        "what",
+        "shape",
+        "figure",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "ceiling",
+        "ceiling fig",
+        "ratio"
     );
     for row in rows {
         println!(
-            "{:<34} {:<10} {:>8.1} {:<3} {:>9.3} {:>9.3} {:>9} {:>7}  {:<26} {:>7.2}",
+            "{:<what_width$} {:<10} {:>9} {:<5} {:>9} {:>9} {:>9} {:>7}  {:<ceiling_width$} {:>11} {:>9}  {}",
             row.what,
             row.shape,
-            row.figure,
+            num(row.figure),
             row.unit,
-            row.p50_ms,
-            row.p99_ms,
-            row.max_ms.map_or("-".to_owned(), |m| format!("{m:.3}")),
+            num(row.p50_ms),
+            num(row.p99_ms),
+            row.max_ms.map_or("-".to_owned(), num),
             row.errors,
             row.ceiling,
-            row.ratio
+            num(row.ceiling_figure),
+            num(row.ratio),
+            row.note.as_deref().unwrap_or("")
         );
     }
     let dir = std::path::Path::new("target/bench");
@@ -47,4 +139,18 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_vec_pretty(rows)?)?;
     println!("\nwritten to {}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn small_figures_keep_significant_digits() {
+        assert_eq!(num(0.000_312), "0.000312");
+        assert_eq!(num(0.0312), "0.0312");
+        assert_eq!(num(0.25), "0.250");
+        assert_eq!(num(22_000.44), "22000.4");
+        assert_eq!(num(0.0), "0.000");
+    }
 }

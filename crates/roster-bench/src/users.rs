@@ -2,7 +2,6 @@
 //! against the empty-RPC and primary-key-select ceilings.
 
 use std::{
-    future::Future,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -32,7 +31,7 @@ use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
     Args,
-    measure::{self, Call, Latency, Throughput},
+    measure::{Rpc, both, splitmix},
     report::Row,
 };
 
@@ -42,30 +41,6 @@ type Authed = InterceptedService<Channel, BearerToken>;
 struct Lane {
     users: UserServiceClient<Authed>,
     diagnostics: DiagnosticsServiceClient<Authed>,
-}
-
-/// A benchmarked call: `f(lane, n)` with `n` varying the input.
-struct Rpc<F> {
-    lanes: Vec<Lane>,
-    f: F,
-}
-
-impl<F, Fut> Call for Rpc<F>
-where
-    F: Fn(Lane, u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
-    fn call(&self, lane: usize, n: u64) -> impl Future<Output = Result<(), String>> + Send {
-        (self.f)(self.lanes[lane % self.lanes.len()].clone(), n)
-    }
-}
-
-/// Deterministic scatter of request numbers over the loaded ids.
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 const SYLLABLES: &[&str] = &[
@@ -90,48 +65,6 @@ fn display_name(n: u64) -> String {
     };
     let capital = n % 3 != 0;
     format!("{} {}", word(capital), word(capital))
-}
-
-fn row_latency(what: &str, latency: &Latency, ceiling: &str, ceiling_latency: &Latency) -> Row {
-    Row {
-        what: what.to_owned(),
-        shape: "unloaded",
-        figure: latency.p99_ms,
-        unit: "ms",
-        p50_ms: latency.p50_ms,
-        p99_ms: latency.p99_ms,
-        max_ms: Some(latency.max_ms),
-        errors: 0,
-        ceiling: format!("{ceiling} p99"),
-        ceiling_figure: ceiling_latency.p99_ms,
-        ratio: latency.p99_ms / ceiling_latency.p99_ms,
-    }
-}
-
-fn row_throughput(what: &str, run: &Throughput, ceiling: &str, ceiling_run: &Throughput) -> Row {
-    Row {
-        what: what.to_owned(),
-        shape: "throughput",
-        figure: run.rps,
-        unit: "rps",
-        p50_ms: run.p50_ms,
-        p99_ms: run.p99_ms,
-        max_ms: None,
-        errors: run.errors,
-        ceiling: format!("{ceiling} rps"),
-        ceiling_figure: ceiling_run.rps,
-        ratio: run.rps / ceiling_run.rps,
-    }
-}
-
-async fn both<C: Call>(call: C, args: &Args) -> (Latency, Throughput) {
-    let shape = args.shape();
-    // Warm connections, caches and the pool before measuring.
-    let _ = measure::unloaded(&call, 200).await;
-    let latency = measure::unloaded(&call, shape.unloaded_requests).await;
-    let call = Arc::new(call);
-    let throughput = measure::throughput(call, shape).await;
-    (latency, throughput)
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
@@ -211,9 +144,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                     .map_err(|s| s.to_string())
             },
         },
-        args,
+        args.shape(),
     )
-    .await;
+    .await?;
 
     eprintln!("measuring GetUser …");
     let (get_latency, get_run) = both(
@@ -229,9 +162,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                     .map_err(|s| s.to_string())
             },
         },
-        args,
+        args.shape(),
     )
-    .await;
+    .await?;
 
     eprintln!("measuring BatchGetUsers(100) …");
     let (batch_latency, batch_run) = both(
@@ -246,9 +179,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                     .map_err(|s| s.to_string())
             },
         },
-        args,
+        args.shape(),
     )
-    .await;
+    .await?;
 
     let mut query_runs = Vec::new();
     for len in [2usize, 1] {
@@ -268,9 +201,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                         .map_err(|s| s.to_string())
                 },
             },
-            args,
+            args.shape(),
         )
-        .await;
+        .await?;
         query_runs.push((len, run));
     }
 
@@ -290,25 +223,25 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                 }
             },
         },
-        args,
+        args.shape(),
     )
-    .await;
+    .await?;
 
     let empty = "empty RPC";
     let mut rows = vec![
-        row_latency("Ping (empty RPC)", &ping_latency, empty, &ping_latency),
-        row_throughput("Ping (empty RPC)", &ping_run, empty, &ping_run),
-        row_latency("PK select (same pool)", &db_latency, empty, &ping_latency),
-        row_throughput("PK select (same pool)", &db_run, empty, &ping_run),
-        row_latency("GetUser", &get_latency, empty, &ping_latency),
-        row_throughput("GetUser", &get_run, empty, &ping_run),
-        row_latency("BatchGetUsers(100)", &batch_latency, empty, &ping_latency),
-        row_throughput("BatchGetUsers(100)", &batch_run, empty, &ping_run),
+        Row::latency("Ping (empty RPC)", &ping_latency, empty, &ping_latency),
+        Row::throughput("Ping (empty RPC)", &ping_run, empty, &ping_run),
+        Row::latency("PK select (same pool)", &db_latency, empty, &ping_latency),
+        Row::throughput("PK select (same pool)", &db_run, empty, &ping_run),
+        Row::latency("GetUser", &get_latency, empty, &ping_latency),
+        Row::throughput("GetUser", &get_run, empty, &ping_run),
+        Row::latency("BatchGetUsers(100)", &batch_latency, empty, &ping_latency),
+        Row::throughput("BatchGetUsers(100)", &batch_run, empty, &ping_run),
     ];
     for (len, (latency, run)) in &query_runs {
         let what = format!("QueryUsers(prefix {len} char)");
-        rows.push(row_latency(&what, latency, empty, &ping_latency));
-        rows.push(row_throughput(&what, run, empty, &ping_run));
+        rows.push(Row::latency(&what, latency, empty, &ping_latency));
+        rows.push(Row::throughput(&what, run, empty, &ping_run));
     }
     println!(
         "\n{count} users in PostgreSQL; {} in flight over {} connections for {} s; {} unloaded requests",

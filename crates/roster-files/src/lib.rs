@@ -15,7 +15,9 @@ pub mod store;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use roster_kit::{Result, TokenKeys, config::CommonSettings, db, server::ServerBuilder};
+use roster_kit::{
+    Result, TokenKeys, authz::PermissionChecker, config::CommonSettings, db, server::ServerBuilder,
+};
 use roster_migrations::FilesMigrator;
 use roster_proto::v1::file_service_server::FileServiceServer;
 use tokio::net::TcpListener;
@@ -28,12 +30,13 @@ pub type FileServer = FileServiceServer<FileApi>;
 
 /// Connects the database (migrating it when `common.auto_migrate`), opens the
 /// storage, and returns the ready service.
-pub async fn build(settings: &FilesSettings, common: &CommonSettings) -> Result<FileServer> {
-    let url = match &settings.database_url {
-        Some(url) => url.expose().to_owned(),
-        None => db::default_sqlite_url(&common.data_dir, "files"),
-    };
-    let connection = db::connect(&url).await?;
+/// `permissions` answers whether a caller may delete another user's files.
+pub async fn build(
+    settings: &FilesSettings,
+    common: &CommonSettings,
+    permissions: PermissionChecker,
+) -> Result<FileServer> {
+    let connection = db::connect(&settings.database_url(&common.data_dir)).await?;
     if common.auto_migrate {
         db::migrate::<FilesMigrator>(&connection).await?;
     }
@@ -46,6 +49,7 @@ pub async fn build(settings: &FilesSettings, common: &CommonSettings) -> Result<
             max_width: settings.avatar_max_width,
             max_height: settings.avatar_max_height,
         },
+        permissions,
     );
     Ok(FileServiceServer::new(FileApi::new(
         Arc::new(files),
@@ -66,8 +70,9 @@ pub async fn serve(
     keys: Arc<TokenKeys>,
     settings: &FilesSettings,
     common: &CommonSettings,
+    permissions: PermissionChecker,
 ) -> Result<()> {
-    let service = build(settings, common).await?;
+    let service = build(settings, common, permissions).await?;
     let mut builder = ServerBuilder::new(keys, Duration::from_millis(common.request_timeout_ms));
     register(&mut builder, service);
     builder.serve(listener, shutdown).await

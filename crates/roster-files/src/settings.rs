@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use roster_kit::config::Secret;
+use roster_kit::{config::Secret, db};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,6 +20,16 @@ pub struct FilesSettings {
     pub url_base: String,
     /// Where the bytes go.
     pub storage: StorageSettings,
+}
+
+impl FilesSettings {
+    /// The configured URL, or the embedded SQLite file under `data_dir`.
+    pub fn database_url(&self, data_dir: &Path) -> String {
+        self.database_url
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_else(|| db::default_sqlite_url(data_dir, "files"))
+    }
 }
 
 impl Default for FilesSettings {

@@ -212,12 +212,7 @@ impl PermissionChecker {
                 "PermissionChecker::new needs a Tokio runtime",
             ));
         }
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|_| Error::invalid_field("roles_endpoint", "is not a valid URI"))?
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .keep_alive_while_idle(true)
-            .connect_lazy();
+        let channel = crate::client::lazy_channel(endpoint, "endpoints.roles")?;
         let client = pb::role_service_client::RoleServiceClient::with_interceptor(
             channel,
             BearerToken::new(service_token)?,

@@ -43,6 +43,37 @@ pub struct CommonSettings {
     pub event_poll_interval_ms: u64,
     pub log: LogSettings,
     pub auth: AuthSettings,
+    /// Where the other services are reached, e.g. `http://roster-roles:50051`.
+    pub endpoints: EndpointSettings,
+}
+
+/// gRPC endpoints of the services. Empty means "in this process": the call
+/// goes over loopback to this server, so the all-in-one mode and a split
+/// deployment behave the same.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EndpointSettings {
+    pub users: String,
+    pub roles: String,
+    pub files: String,
+}
+
+impl EndpointSettings {
+    /// Fills every empty endpoint with `local` (this server's own address).
+    pub fn resolved(&self, local: &str) -> Self {
+        let pick = |configured: &str| {
+            if configured.is_empty() {
+                local.to_owned()
+            } else {
+                configured.to_owned()
+            }
+        };
+        Self {
+            users: pick(&self.users),
+            roles: pick(&self.roles),
+            files: pick(&self.files),
+        }
+    }
 }
 
 impl Default for CommonSettings {
@@ -55,6 +86,7 @@ impl Default for CommonSettings {
             event_poll_interval_ms: 250,
             log: LogSettings::default(),
             auth: AuthSettings::default(),
+            endpoints: EndpointSettings::default(),
         }
     }
 }

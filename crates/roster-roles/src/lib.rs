@@ -44,11 +44,7 @@ pub async fn connect(
     settings: &RolesSettings,
     common: &CommonSettings,
 ) -> Result<DatabaseConnection> {
-    let url = match &settings.database_url {
-        Some(url) => url.expose().to_owned(),
-        None => roster_kit::db::default_sqlite_url(&common.data_dir, "roles"),
-    };
-    let db = roster_kit::db::connect(&url).await?;
+    let db = roster_kit::db::connect(&settings.database_url(&common.data_dir)).await?;
     if common.auto_migrate {
         migrate(&db).await?;
     }

@@ -3,20 +3,26 @@
 //!
 //! Layers: [`grpc`] (transport) → [`domain`] (rules) → [`store`] (sea-orm).
 
+pub mod clients;
 pub mod domain;
 pub mod grpc;
+pub mod role_sync;
 mod session;
 pub mod settings;
 pub mod store;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use roster_kit::{Error, TokenKeys, config::CommonSettings, db, server::ServerBuilder};
+use roster_kit::{
+    Error, TokenKeys, authz::PermissionChecker, config::CommonSettings, db, server::ServerBuilder,
+};
 use roster_migrations::UsersMigrator;
 use roster_proto::v1::user_service_server::UserServiceServer;
 use tokio::net::TcpListener;
 
+pub use clients::{FileLookup, RoleClient, role_client};
 pub use domain::Directory;
+pub use role_sync::RoleSync;
 pub use session::UserSessionCheck;
 pub use settings::UsersSettings;
 pub use store::UserStore;
@@ -28,7 +34,20 @@ pub const PUBLIC_METHODS: &[&str] = &["/roster.v1.UserService/Login"];
 pub struct UserService {
     pub directory: Arc<Directory>,
     pub store: UserStore,
+    /// Keeps `User.roles` in step with the role service.
+    pub role_sync: RoleSync,
+    files: FileLookup,
     poll_interval: Duration,
+}
+
+/// What the user service needs from the other services.
+pub struct Peers {
+    /// Permission checks against the role service.
+    pub permissions: PermissionChecker,
+    /// The file service, for avatar files.
+    pub files: FileLookup,
+    /// The role service's event stream, for users' network roles.
+    pub roles: RoleClient,
 }
 
 impl UserService {
@@ -37,6 +56,7 @@ impl UserService {
         settings: &UsersSettings,
         common: &CommonSettings,
         keys: Arc<TokenKeys>,
+        peers: Peers,
     ) -> Result<Self, Error> {
         let connection = db::connect(&settings.database_url(&common.data_dir)).await?;
         if common.auto_migrate {
@@ -48,10 +68,17 @@ impl UserService {
             keys,
             settings.clone(),
             Duration::from_secs(common.auth.user_token_ttl_secs),
+            domain::Collaborators {
+                permissions: peers.permissions,
+                avatar_files: Arc::new(peers.files.clone()),
+            },
         )?;
+        let role_sync = RoleSync::start(store.clone(), peers.roles, Duration::from_secs(1));
         Ok(Self {
             directory: Arc::new(directory),
             store,
+            role_sync,
+            files: peers.files,
             poll_interval: Duration::from_millis(common.event_poll_interval_ms),
         })
     }
@@ -60,6 +87,7 @@ impl UserService {
     pub fn register(&self, server: &mut ServerBuilder) {
         server.add_service(UserServiceServer::new(grpc::UserApi::new(
             self.directory.clone(),
+            self.files.clone(),
             self.poll_interval,
         )));
         for method in PUBLIC_METHODS {
@@ -76,8 +104,9 @@ pub async fn serve(
     settings: &UsersSettings,
     common: &CommonSettings,
     keys: Arc<TokenKeys>,
+    peers: Peers,
 ) -> Result<(), Error> {
-    let service = UserService::start(settings, common, keys.clone()).await?;
+    let service = UserService::start(settings, common, keys.clone(), peers).await?;
     let mut server = ServerBuilder::new(keys, Duration::from_millis(common.request_timeout_ms));
     service.register(&mut server);
     server.serve(listener, shutdown).await

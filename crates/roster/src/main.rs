@@ -1,15 +1,11 @@
-//! `roster`: serve the services, run migrations, bootstrap tokens.
-
-mod settings;
+//! `roster`: serve the services, run migrations, bootstrap tokens and the first admin.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use roster_kit::{TokenKeys, db, server::ServerBuilder, telemetry};
-use roster_users::UserService;
-
-use settings::RosterSettings;
+use clap::{Parser, Subcommand};
+use roster::{ALL_SERVICES, RosterSettings, Service, Suite};
+use roster_kit::{TokenKeys, db, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +30,11 @@ enum Command {
     /// Print tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Grant the global-admin role network-wide to a user (the API refuses to).
+    GrantGlobalAdmin {
+        /// The user's numeric id.
+        user_id: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -50,13 +51,6 @@ enum TokenCommand {
     /// Print the secured-mode login auth token of a user name (needs users.login_secret).
     LoginAuth { name: String },
 }
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Service {
-    Users,
-}
-
-const ALL_SERVICES: &[Service] = &[Service::Users];
 
 fn selected(services: &[Service]) -> &[Service] {
     if services.is_empty() {
@@ -80,12 +74,13 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings: RosterSettings =
         roster_kit::config::load(cli.config.as_deref()).context("reading configuration")?;
+    let common = &settings.common;
     match cli.command {
         Command::Serve { services } => serve(&settings, selected(&services)).await,
         Command::Migrate { services } => migrate(&settings, selected(&services)).await,
         Command::Token(TokenCommand::Admin { client, ttl }) => {
-            let keys = TokenKeys::from_settings(&settings.common.auth, &settings.common.data_dir)?;
-            let ttl = Duration::from_secs(ttl.unwrap_or(settings.common.auth.admin_token_ttl_secs));
+            let keys = TokenKeys::from_settings(&common.auth, &common.data_dir)?;
+            let ttl = Duration::from_secs(ttl.unwrap_or(common.auth.admin_token_ttl_secs));
             println!("{}", keys.issue_admin(&client, ttl)?.token);
             Ok(())
         }
@@ -101,6 +96,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::GrantGlobalAdmin { user_id } => {
+            let connection = roster_roles::connect(&settings.roles, common).await?;
+            let created = roster_roles::bootstrap_global_admin(&connection, user_id).await?;
+            println!(
+                "user {user_id} {} global-admin",
+                if created { "is now" } else { "already was" }
+            );
+            Ok(())
+        }
     }
 }
 
@@ -108,40 +112,40 @@ async fn serve(settings: &RosterSettings, services: &[Service]) -> anyhow::Resul
     let common = &settings.common;
     let _telemetry = telemetry::init(&common.log)?;
     let keys = Arc::new(TokenKeys::from_settings(&common.auth, &common.data_dir)?);
-    let mut server = ServerBuilder::new(
-        keys.clone(),
-        Duration::from_millis(common.request_timeout_ms),
-    );
-    for service in services {
-        match service {
-            Service::Users => UserService::start(&settings.users, common, keys.clone())
-                .await
-                .context("starting the user service")?
-                .register(&mut server),
-        }
-    }
     let listener = tokio::net::TcpListener::bind(&common.listen)
         .await
         .with_context(|| format!("listening on {}", common.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, "roster is serving");
-    println!("roster listening on {address} (gRPC, plaintext; health and reflection enabled)");
-    server
+    let suite = Suite::start(settings, services, keys, &listener)
+        .await
+        .context("starting the services")?;
+    let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
+    tracing::info!(%address, services = ?names, "roster is serving");
+    println!(
+        "roster listening on {address} (gRPC, plaintext; health and reflection enabled): {}",
+        names.join(", ")
+    );
+    suite
         .serve(listener, roster_kit::server::shutdown_signal())
         .await?;
     Ok(())
 }
 
 async fn migrate(settings: &RosterSettings, services: &[Service]) -> anyhow::Result<()> {
+    let data_dir = &settings.common.data_dir;
     for service in services {
+        let url = match service {
+            Service::Users => settings.users.database_url(data_dir),
+            Service::Roles => settings.roles.database_url(data_dir),
+            Service::Files => settings.files.database_url(data_dir),
+        };
+        let connection = db::connect(&url).await?;
         match service {
-            Service::Users => {
-                let url = settings.users.database_url(&settings.common.data_dir);
-                let connection = db::connect(&url).await?;
-                db::migrate::<roster_migrations::UsersMigrator>(&connection).await?;
-                println!("users: migrated");
-            }
+            Service::Users => db::migrate::<roster_migrations::UsersMigrator>(&connection).await?,
+            Service::Roles => db::migrate::<roster_migrations::RolesMigrator>(&connection).await?,
+            Service::Files => db::migrate::<roster_migrations::FilesMigrator>(&connection).await?,
         }
+        println!("{}: migrated", service.name());
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The whole configuration: shared settings at the top level, one table per service.
 
+use roster_files::FilesSettings;
 use roster_kit::config::CommonSettings;
+use roster_roles::RolesSettings;
 use roster_users::UsersSettings;
 use serde::Deserialize;
 
@@ -10,4 +12,6 @@ pub struct RosterSettings {
     #[serde(flatten)]
     pub common: CommonSettings,
     pub users: UsersSettings,
+    pub roles: RolesSettings,
+    pub files: FilesSettings,
 }

@@ -9,7 +9,10 @@ use std::{future::Future, sync::Arc};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::{Stream, StreamExt, stream::BoxStream};
-use roster_kit::{Actor, Error, Result};
+use roster_kit::{
+    Actor, Error, Result,
+    authz::{PermissionChecker, Scope},
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -215,8 +218,8 @@ pub mod access {
         }
     }
 
-    /// Owners, admins and services may delete a file.
-    pub fn may_delete(actor: &Actor, file: &FileRecord) -> bool {
+    /// Owners, admins and services may delete a file without asking anyone.
+    pub fn owns_or_privileged(actor: &Actor, file: &FileRecord) -> bool {
         match actor {
             Actor::User { user_id, .. } => *user_id == file.owner_user_id,
             Actor::Admin { .. } | Actor::Service { .. } => true,
@@ -260,7 +263,12 @@ pub struct Files<R> {
     blob: BlobStore,
     max_upload_bytes: u64,
     avatar_limits: AvatarLimits,
+    permissions: PermissionChecker,
 }
+
+/// Catalogue names of the permissions this service asks for.
+const EDIT_USER: &str = "EDIT_USER";
+const EXEMPT_FROM_MODERATION: &str = "EXEMPT_FROM_MODERATION";
 
 fn not_found(id: &str) -> Error {
     Error::not_found("FILE_NOT_FOUND", format!("no file with id {id}"))
@@ -321,12 +329,14 @@ impl<R: FileRepository> Files<R> {
         blob: BlobStore,
         max_upload_bytes: u64,
         avatar_limits: AvatarLimits,
+        permissions: PermissionChecker,
     ) -> Self {
         Self {
             repo,
             blob,
             max_upload_bytes,
             avatar_limits,
+            permissions,
         }
     }
 
@@ -580,12 +590,29 @@ impl<R: FileRepository> Files<R> {
     #[tracing::instrument(skip_all, fields(file_id = %id, actor = %actor))]
     pub async fn delete(&self, actor: &Actor, id: &str) -> Result<()> {
         let record = self.get(id).await?;
-        if !access::may_delete(actor, &record) {
-            return Err(Error::permission_denied(
-                "only the owner may delete this file",
-            ));
+        if !access::owns_or_privileged(actor, &record) {
+            self.require_moderation_of(actor, record.owner_user_id)
+                .await?;
         }
         self.remove(&record).await?;
+        Ok(())
+    }
+
+    /// Deleting another user's file edits that user: it needs EDIT_USER, and an
+    /// owner exempt from moderation can be edited only by a caller exempt too.
+    async fn require_moderation_of(&self, actor: &Actor, owner: i64) -> Result<()> {
+        self.permissions
+            .require(actor, EDIT_USER, Scope::Network)
+            .await?;
+        let owner_exempt = self
+            .permissions
+            .check(owner, EXEMPT_FROM_MODERATION, &Scope::Network)
+            .await?;
+        if owner_exempt {
+            self.permissions
+                .require(actor, EXEMPT_FROM_MODERATION, Scope::Network)
+                .await?;
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use std::{
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use roster_files::{FilesSettings, S3Settings, StorageBackend, StorageSettings};
+use roster_kit::authz::{CheckerSettings, PermissionChecker};
 use roster_kit::{
     TokenKeys,
     auth::BearerToken,
@@ -44,7 +45,7 @@ pub enum Storage {
 pub struct TestApp {
     pub backend: Backend,
     address: String,
-    keys: TokenKeys,
+    pub keys: TokenKeys,
     db: TestDatabase,
     dir: PathBuf,
     storage_dir: Option<PathBuf>,
@@ -100,12 +101,29 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("opening the store: {e}"));
 
         let keys = TokenKeys::new(&[42u8; 32], "roster").unwrap_or_else(|e| panic!("{e}"));
-        let service = roster_files::build(&settings, &common)
+        let (listener, address) = local_listener().await;
+        // Deleting another user's file asks the role service, served alongside.
+        let roles = roster_roles::build(
+            &roster_roles::RolesSettings {
+                database_url: Some(Secret::new(db.url.clone())),
+            },
+            &common,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("building the role service: {e}"));
+        let service_token = keys
+            .issue_service("files", Duration::from_secs(3600))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .token;
+        let permissions =
+            PermissionChecker::new(&address, &service_token, CheckerSettings::default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        let service = roster_files::build(&settings, &common, permissions)
             .await
             .unwrap_or_else(|e| panic!("building the file service: {e}"));
         let mut builder = ServerBuilder::new(Arc::new(keys.clone()), Duration::from_secs(60));
         roster_files::register(&mut builder, service);
-        let (listener, address) = local_listener().await;
+        builder.add_service(roles);
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let result = builder

@@ -80,6 +80,7 @@ on_both_databases!(
     delete_file_removes_row_and_objects,
     delete_user_files_is_idempotent_and_privileged,
     user_cannot_delete_or_upload_for_another_user,
+    editors_may_delete_files_of_users_not_exempt_from_moderation,
     calls_without_a_token_are_unauthenticated,
     a_failed_metadata_insert_removes_the_stored_objects,
 );
@@ -783,6 +784,81 @@ async fn user_cannot_delete_or_upload_for_another_user(app: TestApp) {
         .await
         .unwrap_or_else(|s| panic!("delete: {s:?}"));
     app.assert_nothing_stored().await;
+}
+
+async fn editors_may_delete_files_of_users_not_exempt_from_moderation(app: TestApp) {
+    use roster_proto::v1::{
+        CreateRoleRequest, GrantRoleRequest, NetworkScope, Scope,
+        role_service_client::RoleServiceClient, scope,
+    };
+    let admin_token = app
+        .keys
+        .issue_admin("tests", std::time::Duration::from_secs(600))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .token;
+    let mut roles = RoleServiceClient::with_interceptor(
+        app.channel().await,
+        roster_kit::auth::BearerToken::new(&admin_token).unwrap_or_else(|e| panic!("{e}")),
+    );
+    roles
+        .create_role(CreateRoleRequest {
+            name: "profile-editor".into(),
+            description: String::new(),
+            permissions: vec!["EDIT_USER".into()],
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let network = || {
+        Some(Scope {
+            scope: Some(scope::Scope::Network(NetworkScope {})),
+        })
+    };
+    for (user_id, role) in [(2, "profile-editor"), (3, "super-moderator")] {
+        roles
+            .grant_role(GrantRoleRequest {
+                user_id,
+                role: role.into(),
+                scope: network(),
+                expires_at: None,
+            })
+            .await
+            .unwrap_or_else(|s| panic!("{s:?}"));
+    }
+
+    let bytes = content(200);
+    let plain = upload(
+        &mut app.user_client(1).await,
+        header("a", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("{s:?}"));
+    let exempt = upload(
+        &mut app.user_client(3).await,
+        header("b", "", bytes.len(), FilePurpose::Attachment),
+        &bytes,
+        CHUNK,
+    )
+    .await
+    .unwrap_or_else(|s| panic!("{s:?}"));
+    let mut editor = app.user_client(2).await;
+    let status = editor
+        .delete_file(DeleteFileRequest {
+            file_id: exempt.id.clone(),
+        })
+        .await
+        .err();
+    assert_eq!(
+        status.as_ref().map(|s| (s.code(), reason(s))),
+        Some((Code::PermissionDenied, "PERMISSION_DENIED".into())),
+        "a super moderator's files are out of an editor's reach"
+    );
+    editor
+        .delete_file(DeleteFileRequest { file_id: plain.id })
+        .await
+        .unwrap_or_else(|s| panic!("EDIT_USER may delete another user's file: {s:?}"));
+    assert_eq!((app.row_count().await, app.object_count().await), (1, 1));
 }
 
 async fn calls_without_a_token_are_unauthenticated(app: TestApp) {

@@ -1,12 +1,21 @@
 //! The user directory: every user operation, with its authorisation rule.
 //!
-//! Rules until roles exist: admins and Roster's own services may do
-//! everything; a user may read any user and change only itself.
+//! Admins and Roster's own services may do everything. Any user may read
+//! users. A user may change itself; changing another user needs EDIT_USER,
+//! and a user exempt from moderation can be changed only by a caller who is
+//! exempt too. Creating users, issuing and revoking tokens, and watching all
+//! changes are platform (admin) operations.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use roster_kit::{Actor, Error, TokenKeys, auth::IssuedToken, error::ErrorKind};
+use futures::future::BoxFuture;
+use roster_kit::{
+    Actor, Error, TokenKeys,
+    auth::IssuedToken,
+    authz::{PermissionChecker, Scope},
+    error::ErrorKind,
+};
 
 use super::{
     NewUser, PresenceChange, ProfilePatch, User, UserKey,
@@ -36,11 +45,30 @@ pub struct LoginOutcome {
     pub created: bool,
 }
 
+/// Catalogue names of the permissions this service asks for.
+const EDIT_USER: &str = "EDIT_USER";
+const EXEMPT_FROM_MODERATION: &str = "EXEMPT_FROM_MODERATION";
+
+/// Uploaded files, as far as avatars need them (the file service, over gRPC).
+pub trait AvatarFiles: Send + Sync + 'static {
+    /// The owner of `file_id` when it is an avatar image; `None` when there is no
+    /// such file or it is not an avatar.
+    fn avatar_owner<'a>(&'a self, file_id: &'a str) -> BoxFuture<'a, Result<Option<i64>, Error>>;
+}
+
+/// The other services the directory relies on.
+pub struct Collaborators {
+    pub permissions: PermissionChecker,
+    pub avatar_files: Arc<dyn AvatarFiles>,
+}
+
 pub struct Directory {
     store: UserStore,
     keys: Arc<TokenKeys>,
     settings: UsersSettings,
     user_token_ttl: Duration,
+    permissions: PermissionChecker,
+    avatar_files: Arc<dyn AvatarFiles>,
 }
 
 fn is_privileged(actor: &Actor) -> bool {
@@ -53,16 +81,6 @@ fn require_privileged(actor: &Actor, action: &str) -> Result<(), Error> {
     } else {
         Err(Error::permission_denied(format!(
             "only an admin may {action}"
-        )))
-    }
-}
-
-fn require_self_or_privileged(actor: &Actor, target: &User, action: &str) -> Result<(), Error> {
-    if is_privileged(actor) || actor.user_id() == Some(target.id) {
-        Ok(())
-    } else {
-        Err(Error::permission_denied(format!(
-            "a user may {action} only itself"
         )))
     }
 }
@@ -102,6 +120,7 @@ impl Directory {
         keys: Arc<TokenKeys>,
         settings: UsersSettings,
         user_token_ttl: Duration,
+        collaborators: Collaborators,
     ) -> Result<Self, Error> {
         if settings.secured_mode && settings.login_secret.is_none() {
             return Err(Error::invalid_field(
@@ -114,7 +133,58 @@ impl Directory {
             keys,
             settings,
             user_token_ttl,
+            permissions: collaborators.permissions,
+            avatar_files: collaborators.avatar_files,
         })
+    }
+
+    /// May `actor` change `target`? Themselves always; others with EDIT_USER,
+    /// unless the target is exempt from moderation and the actor is not.
+    async fn authorize_change(&self, actor: &Actor, target: &User) -> Result<(), Error> {
+        let Some(actor_id) = actor.user_id() else {
+            return Ok(()); // admin or service
+        };
+        if actor_id == target.id {
+            return Ok(());
+        }
+        self.permissions
+            .require(actor, EDIT_USER, Scope::Network)
+            .await?;
+        let target_exempt = self
+            .permissions
+            .check(target.id, EXEMPT_FROM_MODERATION, &Scope::Network)
+            .await?;
+        if target_exempt
+            && !self
+                .permissions
+                .check(actor_id, EXEMPT_FROM_MODERATION, &Scope::Network)
+                .await?
+        {
+            return Err(Error::permission_denied(format!(
+                "user {} is exempt from moderation; only a caller exempt too may change them",
+                target.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// An avatar file must be an avatar image owned by the user it is set on.
+    async fn check_avatar(&self, target: &User, patch: &ProfilePatch) -> Result<(), Error> {
+        let Some(Some(super::Avatar::File(file_id))) = &patch.avatar else {
+            return Ok(());
+        };
+        if self.avatar_files.avatar_owner(file_id).await? == Some(target.id) {
+            return Ok(());
+        }
+        let mut err = Error::invalid_field(
+            "patch.avatar.file_id",
+            format!(
+                "{file_id:?} is not an avatar image uploaded by user {}",
+                target.id
+            ),
+        );
+        err.reason = "AVATAR_FILE_INVALID";
+        Err(err)
     }
 
     pub fn store(&self) -> &UserStore {
@@ -297,7 +367,8 @@ impl Directory {
         expected_version: Option<i64>,
     ) -> Result<User, Error> {
         let user = self.get(actor, key).await?;
-        require_self_or_privileged(actor, &user, "change")?;
+        self.authorize_change(actor, &user).await?;
+        self.check_avatar(&user, patch).await?;
         self.apply_patch(user, patch, expected_version).await
     }
 
@@ -391,7 +462,7 @@ impl Directory {
             }
         };
         let user = self.get(actor, &key).await?;
-        require_self_or_privileged(actor, &user, "set the presence of")?;
+        self.authorize_change(actor, &user).await?;
         refuse_deleted(&user)?;
         let mut presence = user.presence.clone();
         if let Some(status) = &change.status {

@@ -11,7 +11,7 @@ pub mod sort_key;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use directory::{Directory, LoginOutcome, LoginRequest};
+pub use directory::{AvatarFiles, Collaborators, Directory, LoginOutcome, LoginRequest};
 
 pub type Properties = serde_json::Map<String, serde_json::Value>;
 
@@ -104,6 +104,52 @@ pub struct User {
     pub flag_count: i64,
     pub is_deleted: bool,
     pub token_generation: i64,
+    /// Network-wide role grants, as projected from the role service's events.
+    #[serde(default)]
+    pub network_roles: Vec<NetworkRole>,
+}
+
+impl User {
+    /// Names of the network roles still in force at `now`.
+    pub fn roles_at(&self, now: DateTime<Utc>) -> Vec<String> {
+        let now_ms = now.timestamp_millis();
+        self.network_roles
+            .iter()
+            .filter(|grant| grant.expires_at_ms.is_none_or(|at| at > now_ms))
+            .map(|grant| grant.role.clone())
+            .collect()
+    }
+}
+
+/// A role granted to a user network-wide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRole {
+    pub role: String,
+    /// Unix milliseconds after which the grant no longer counts; `None`: never.
+    pub expires_at_ms: Option<i64>,
+}
+
+/// A change of a user's network roles, from the role service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Granted, or re-granted with a new expiry.
+    Granted(NetworkRole),
+    Revoked {
+        role: String,
+    },
+}
+
+impl RoleChange {
+    pub fn apply(&self, roles: &mut Vec<NetworkRole>) {
+        match self {
+            RoleChange::Granted(grant) => {
+                roles.retain(|r| r.role != grant.role);
+                roles.push(grant.clone());
+                roles.sort_by(|a, b| a.role.cmp(&b.role));
+            }
+            RoleChange::Revoked { role } => roles.retain(|r| &r.role != role),
+        }
+    }
 }
 
 /// A validated user to create.
@@ -152,6 +198,66 @@ pub struct PresenceChange {
 pub enum UserKey {
     Id(i64),
     Name(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_changes_replace_remove_and_expire() {
+        let mut roles = Vec::new();
+        let grant = |role: &str, expires_at_ms| {
+            RoleChange::Granted(NetworkRole {
+                role: role.into(),
+                expires_at_ms,
+            })
+        };
+        grant("super-moderator", None).apply(&mut roles);
+        grant("helper", Some(1_000)).apply(&mut roles);
+        grant("helper", Some(5_000)).apply(&mut roles);
+        assert_eq!(roles.len(), 2);
+        let user_roles = |roles: &Vec<NetworkRole>, now_ms| {
+            let user = User {
+                network_roles: roles.clone(),
+                ..test_user()
+            };
+            user.roles_at(DateTime::from_timestamp_millis(now_ms).unwrap_or_default())
+        };
+        assert_eq!(user_roles(&roles, 4_000), ["helper", "super-moderator"]);
+        assert_eq!(user_roles(&roles, 5_000), ["super-moderator"]);
+        RoleChange::Revoked {
+            role: "super-moderator".into(),
+        }
+        .apply(&mut roles);
+        assert_eq!(user_roles(&roles, 0), ["helper"]);
+    }
+
+    fn test_user() -> User {
+        User {
+            id: 1,
+            name: "n".into(),
+            user_type: UserType::Person,
+            display_name: "n".into(),
+            description: String::new(),
+            avatar: None,
+            is_guest: false,
+            presence: Presence {
+                status: DEFAULT_PRESENCE_STATUS.into(),
+                online: false,
+            },
+            call_status: CallStatus::Available,
+            properties: Properties::new(),
+            created_at: DateTime::default(),
+            updated_at: DateTime::default(),
+            version: 1,
+            is_global_banned: false,
+            flag_count: 0,
+            is_deleted: false,
+            token_generation: 0,
+            network_roles: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

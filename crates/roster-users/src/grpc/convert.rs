@@ -157,6 +157,7 @@ impl From<UserView<'_>> for pb::User {
             is_global_banned: user.is_global_banned,
             flag_count: user.flag_count,
             is_deleted: user.is_deleted,
+            roles: user.roles_at(chrono::Utc::now()),
         }
     }
 }

@@ -5,8 +5,9 @@ use roster_proto::v1::{self as pb, user_service_server::UserService};
 use tonic::{Request, Response, Status};
 
 use super::{convert, watch};
+use crate::clients::FileLookup;
 use crate::domain::{
-    Directory, LoginOutcome, LoginRequest, User, UserKey,
+    Avatar, Directory, LoginOutcome, LoginRequest, User, UserKey,
     fields::{self, DisplayName, UserName},
     query::UserQuery,
 };
@@ -15,13 +16,15 @@ use crate::domain::{
 #[derive(Clone)]
 pub struct UserApi {
     directory: Arc<Directory>,
+    files: FileLookup,
     poll_interval: Duration,
 }
 
 impl UserApi {
-    pub fn new(directory: Arc<Directory>, poll_interval: Duration) -> Self {
+    pub fn new(directory: Arc<Directory>, files: FileLookup, poll_interval: Duration) -> Self {
         Self {
             directory,
+            files,
             poll_interval,
         }
     }
@@ -157,6 +160,36 @@ impl UserService for UserApi {
             .update(&actor, &key, &patch, expected_version)
             .await?;
         Ok(Response::new(self.view(&user)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_user_avatar(
+        &self,
+        request: Request<pb::GetUserAvatarRequest>,
+    ) -> Result<Response<pb::UserAvatar>, Status> {
+        let actor = actor(&request)?;
+        let key = convert::user_key_from_ref(request.into_inner().user, "user")?;
+        let user = self.directory.get(&actor, &key).await?;
+        let display_picture_url = self.view(&user).display_picture_url;
+        // The file's metadata belongs to the file service; this call relays it.
+        let source = match &user.avatar {
+            None => None,
+            Some(Avatar::File(file_id)) => self
+                .files
+                .get(file_id)
+                .await?
+                .map(pb::user_avatar::Source::File),
+            Some(Avatar::External(_)) => match self.view(&user).avatar.and_then(|a| a.source) {
+                Some(pb::avatar::Source::External(picture)) => {
+                    Some(pb::user_avatar::Source::External(picture))
+                }
+                _ => None,
+            },
+        };
+        Ok(Response::new(pb::UserAvatar {
+            source,
+            display_picture_url,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(keyword = %request.get_ref().keyword))]

@@ -50,6 +50,8 @@ pub fn user_from_row(row: user::Model) -> Result<User, Error> {
         flag_count: row.flag_count,
         is_deleted: row.is_deleted,
         token_generation: row.token_generation,
+        network_roles: serde_json::from_str(&row.network_roles)
+            .map_err(|_| corrupt("network roles", id))?,
     })
 }
 

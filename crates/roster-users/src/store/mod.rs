@@ -16,14 +16,17 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 use crate::domain::{
-    CallStatus, DEFAULT_PRESENCE_STATUS, NewUser, Presence, User, UserEvent, UserEventKind,
-    UserKey,
+    CallStatus, DEFAULT_PRESENCE_STATUS, NewUser, Presence, RoleChange, User, UserEvent,
+    UserEventKind, UserKey,
     query::{Phase, Position, UserQuery, UserSort},
     sort_key::{
         display_name_search_key, display_name_sort_key, prefix_upper_bound, sort_key_prefixes,
     },
 };
-use entity::{user, user_event};
+use entity::{user, user_event, user_role_sync};
+
+/// The single row of `user_role_sync`.
+const ROLE_SYNC_ROW: i16 = 1;
 
 /// Key of the PostgreSQL advisory lock that serialises outbox appends, so that
 /// event sequence numbers become visible in commit order and a reader following
@@ -368,6 +371,54 @@ impl UserStore {
         select.build(self.db.get_database_backend())
     }
 
+    /// Sequence of the last role event applied to the users' network roles.
+    pub async fn role_sync_position(&self) -> Result<i64, Error> {
+        Ok(user_role_sync::Entity::find_by_id(ROLE_SYNC_ROW)
+            .one(&self.db)
+            .await?
+            .map_or(0, |row| row.last_sequence))
+    }
+
+    /// Applies role event `sequence` (when it has not been applied yet: several
+    /// replicas may follow the same stream) to `user_id`'s network roles.
+    /// `change` is `None` for events that concern no user's network roles; they
+    /// only move the position. Returns whether this call applied the event.
+    pub async fn apply_role_event(
+        &self,
+        sequence: i64,
+        user_id: i64,
+        change: Option<&RoleChange>,
+    ) -> Result<bool, Error> {
+        let txn = self.db.begin().await?;
+        let claimed = user_role_sync::Entity::update_many()
+            .col_expr(user_role_sync::Column::LastSequence, Expr::value(sequence))
+            .filter(user_role_sync::Column::Id.eq(ROLE_SYNC_ROW))
+            .filter(user_role_sync::Column::LastSequence.lt(sequence))
+            .exec(&txn)
+            .await?;
+        if claimed.rows_affected == 0 {
+            return Ok(false);
+        }
+        if let Some(change) = change
+            && let Some(row) = user::Entity::find_by_id(user_id).one(&txn).await?
+        {
+            let mut user = mapping::user_from_row(row)?;
+            change.apply(&mut user.network_roles);
+            user::Entity::update_many()
+                .col_expr(
+                    user::Column::NetworkRoles,
+                    Expr::value(
+                        serde_json::to_string(&user.network_roles).map_err(Error::internal)?,
+                    ),
+                )
+                .filter(user::Column::Id.eq(user_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Up to `limit` events committed after sequence `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
         user_event::Entity::find()
@@ -379,15 +430,6 @@ impl UserStore {
             .into_iter()
             .map(mapping::event_from_row)
             .collect()
-    }
-
-    /// The latest event sequence, 0 when there is none.
-    pub async fn last_event_sequence(&self) -> Result<i64, Error> {
-        Ok(user_event::Entity::find()
-            .order_by_desc(user_event::Column::Seq)
-            .one(&self.db)
-            .await?
-            .map_or(0, |row| row.seq))
     }
 }
 
@@ -429,6 +471,7 @@ fn new_user_row(new: &NewUser, now: DateTime<Utc>) -> Result<user::ActiveModel, 
         flag_count: Set(0),
         is_deleted: Set(false),
         token_generation: Set(0),
+        network_roles: Set("[]".to_owned()),
     })
 }
 

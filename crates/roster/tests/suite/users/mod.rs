@@ -1,10 +1,9 @@
-//! Integration tests of the user service over real gRPC, on SQLite and PostgreSQL.
+//! The user service over real gRPC, on SQLite and PostgreSQL.
 
 mod auth;
 mod batch;
 mod create;
 mod events;
-mod helpers;
 mod login;
 mod presence;
 mod query;

@@ -17,7 +17,7 @@ const USERS: usize = 20_000;
 async fn prefix_search_uses_an_index_on_postgres() {
     let database = TestDatabase::postgres().await;
     let app = TestApp::spawn_on(&database.url, |_| {}).await;
-    let store = &app.service.store;
+    let store = &app.users.store;
     let users: Vec<NewUser> = (0..USERS)
         .map(|n| {
             let name =

@@ -1,11 +1,13 @@
-//! Starts the real user service on a random local port over a fresh database.
+//! Starts the real suite (users, roles, files in one process, as `roster
+//! serve` does) on a random local port over a fresh database.
 
 use std::{sync::Arc, time::Duration};
 
+use roster::{ALL_SERVICES, RosterSettings, Suite};
 use roster_kit::{
     TokenKeys,
     auth::BearerToken,
-    config::{CommonSettings, Secret},
+    config::Secret,
     testing::{Backend, TestDatabase, local_listener},
 };
 use roster_proto::v1::{self as pb, user_service_client::UserServiceClient};
@@ -22,7 +24,8 @@ pub struct TestApp {
     pub address: String,
     pub keys: Arc<TokenKeys>,
     pub database_url: String,
-    pub service: UserService,
+    pub users: UserService,
+    data_dir: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     _database: Option<TestDatabase>,
 }
@@ -45,25 +48,28 @@ impl TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             let _ = roster_kit::telemetry::init(&Default::default());
         }
-        let mut settings = UsersSettings {
-            database_url: Some(Secret::new(database_url)),
-            ..UsersSettings::default()
-        };
-        configure(&mut settings);
-        let common = CommonSettings::default();
+        let data_dir = std::env::temp_dir().join(format!("roster-suite-{}", uuid::Uuid::new_v4()));
+        let mut settings = RosterSettings::default();
+        settings.common.data_dir = data_dir.clone();
+        settings.users.database_url = Some(Secret::new(database_url));
+        settings.roles.database_url = Some(Secret::new(database_url));
+        settings.files.database_url = Some(Secret::new(database_url));
+        configure(&mut settings.users);
         let keys = Arc::new(
-            TokenKeys::new(SIGNING_KEY, &common.auth.issuer).unwrap_or_else(|e| panic!("{e}")),
+            TokenKeys::new(SIGNING_KEY, &settings.common.auth.issuer)
+                .unwrap_or_else(|e| panic!("{e}")),
         );
-        let service = UserService::start(&settings, &common, keys.clone())
-            .await
-            .unwrap_or_else(|e| panic!("starting the user service: {e}"));
-        let mut server =
-            roster_kit::server::ServerBuilder::new(keys.clone(), Duration::from_secs(30));
-        service.register(&mut server);
         let (listener, address) = local_listener().await;
+        let mut suite = Suite::start(&settings, ALL_SERVICES, keys.clone(), &listener)
+            .await
+            .unwrap_or_else(|e| panic!("starting the suite: {e}"));
+        let users = suite
+            .users
+            .take()
+            .unwrap_or_else(|| panic!("the user service runs in the suite"));
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            server
+            suite
                 .serve(listener, async {
                     let _ = stopped.await;
                 })
@@ -74,7 +80,8 @@ impl TestApp {
             address,
             keys,
             database_url: database_url.to_owned(),
-            service,
+            users,
+            data_dir,
             shutdown: Some(shutdown),
             _database: None,
         }
@@ -124,6 +131,7 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 

