@@ -195,6 +195,12 @@ impl Directory {
         &self.settings
     }
 
+    /// The permission checker this directory asks (e.g. to wait until it has
+    /// seen a role change).
+    pub fn permissions(&self) -> &PermissionChecker {
+        &self.permissions
+    }
+
     pub async fn create(&self, actor: &Actor, new: NewUser) -> Result<User, Error> {
         require_privileged(actor, "create users")?;
         self.store.insert(&new, Utc::now()).await
@@ -308,14 +314,14 @@ impl Directory {
                 "this name belongs to a native user, who must authenticate",
             ));
         }
-        if !created {
-            if let Some(display_name) = display_name.filter(|d| d.as_str() != user.display_name) {
-                let patch = ProfilePatch {
-                    display_name: Some(display_name),
-                    ..ProfilePatch::default()
-                };
-                user = self.apply_patch(user, &patch, None).await?;
-            }
+        if !created
+            && let Some(display_name) = display_name.filter(|d| d.as_str() != user.display_name)
+        {
+            let patch = ProfilePatch {
+                display_name: Some(display_name),
+                ..ProfilePatch::default()
+            };
+            user = self.apply_patch(user, &patch, None).await?;
         }
         let token = self.keys.issue_user(user.id, user.token_generation, ttl)?;
         Ok(LoginOutcome {
@@ -382,10 +388,10 @@ impl Directory {
     ) -> Result<User, Error> {
         for _ in 0..UNGUARDED_UPDATE_ATTEMPTS {
             refuse_deleted(&user)?;
-            if let Some(expected) = expected_version {
-                if expected != user.version {
-                    return Err(version_conflict(expected, user.version));
-                }
+            if let Some(expected) = expected_version
+                && expected != user.version
+            {
+                return Err(version_conflict(expected, user.version));
             }
             let changed = patched(&user, patch)?;
             match self

@@ -361,12 +361,13 @@ impl UserStore {
         limit: u64,
     ) -> sea_orm::Statement {
         let mut select = query_select(query, phase, after, limit);
-        if phase == Phase::Prefix && query.sort == UserSort::DisplayName {
-            if let Some(range) = keyword_sort_ranges(query).into_iter().next() {
-                select = select
-                    .filter(user::Column::SortKey.gte(range.0))
-                    .filter(user::Column::SortKey.lt(range.1));
-            }
+        if phase == Phase::Prefix
+            && query.sort == UserSort::DisplayName
+            && let Some(range) = keyword_sort_ranges(query).into_iter().next()
+        {
+            select = select
+                .filter(user::Column::SortKey.gte(range.0))
+                .filter(user::Column::SortKey.lt(range.1));
         }
         select.build(self.db.get_database_backend())
     }

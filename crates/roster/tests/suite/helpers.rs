@@ -193,3 +193,49 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// A plain RGB PNG of the given size.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 128]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .unwrap_or_else(|e| panic!("encoding a PNG: {e}"));
+    bytes.into_inner()
+}
+
+pub type FileClient =
+    pb::file_service_client::FileServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// The file service as `user`.
+pub async fn files_as(app: &TestApp, user: &pb::User) -> FileClient {
+    let token = app
+        .keys
+        .issue_user(user.id, 0, Duration::from_secs(600))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .token;
+    pb::file_service_client::FileServiceClient::with_interceptor(
+        app.channel().await,
+        BearerToken::new(&token).unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+/// Uploads `bytes` as `owner` through the file service.
+pub async fn upload(
+    app: &TestApp,
+    owner: &pb::User,
+    purpose: pb::FilePurpose,
+    bytes: &[u8],
+) -> pb::File {
+    let mut files = files_as(app, owner).await;
+    let header = pb::UploadFileHeader {
+        name: "upload".into(),
+        content_type: String::new(),
+        size: bytes.len() as u64,
+        purpose: purpose.into(),
+        owner_user_id: 0,
+    };
+    roster_files::client::upload(&mut files, header, bytes, 64 * 1024)
+        .await
+        .unwrap_or_else(|s| panic!("uploading: {s:?}"))
+}

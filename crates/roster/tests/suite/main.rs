@@ -1,5 +1,6 @@
 //! The Roster suite over real gRPC: every service as `roster serve` runs it,
 //! on SQLite and on PostgreSQL.
 
+mod authz;
 mod helpers;
 mod users;

@@ -3,7 +3,7 @@ use roster_proto::v1 as pb;
 use serde_json::json;
 use tonic::Code;
 
-use crate::helpers::{TestApp, assert_refused, create, expect_err, violated_fields};
+use crate::helpers::{TestApp, assert_refused, create, expect_err, png, upload, violated_fields};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -152,8 +152,10 @@ async fn avatars_are_a_file_or_an_external_picture(backend: Backend) {
         "https://example.com/files/jane.png"
     );
 
+    // An uploaded avatar image of jane's own.
+    let uploaded = upload(&app, &jane, pb::FilePurpose::Avatar, &png(300, 200)).await;
     let file = pb::Avatar {
-        source: Some(pb::avatar::Source::FileId("f_123".into())),
+        source: Some(pb::avatar::Source::FileId(uploaded.id.clone())),
     };
     let with_file = admin
         .update_user(update(
@@ -171,8 +173,52 @@ async fn avatars_are_a_file_or_an_external_picture(backend: Backend) {
     assert_eq!(with_file.avatar, Some(file));
     assert_eq!(
         with_file.display_picture_url,
-        "http://localhost:8080/v1/files/f_123"
+        format!("http://localhost:8080/v1/files/{}", uploaded.id)
     );
+    let info = admin
+        .get_user_avatar(pb::GetUserAvatarRequest {
+            user: Some(pb::UserRef {
+                r#ref: Some(pb::user_ref::Ref::Id(jane.id)),
+            }),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    match info.source {
+        Some(pb::user_avatar::Source::File(file)) => {
+            assert_eq!(
+                (file.id, file.owner_user_id),
+                (uploaded.id.clone(), jane.id)
+            );
+            assert_eq!((file.width, file.height), (300, 200));
+            assert_eq!(file.variants.len(), 2, "64 px and 256 px variants");
+        }
+        other => panic!("expected the file's metadata, got {other:?}"),
+    }
+
+    // Not an avatar file of jane's: someone else's avatar, jane's attachment, nothing.
+    let john = create(&mut admin, "john", "John").await;
+    let johns = upload(&app, &john, pb::FilePurpose::Avatar, &png(64, 64)).await;
+    let attachment = upload(&app, &jane, pb::FilePurpose::Attachment, b"just some text").await;
+    for file_id in [johns.id, attachment.id, "no-such-file".to_owned()] {
+        let status = expect_err(
+            admin
+                .update_user(update(
+                    jane.id,
+                    &["avatar"],
+                    pb::UserPatch {
+                        avatar: Some(pb::Avatar {
+                            source: Some(pb::avatar::Source::FileId(file_id)),
+                        }),
+                        ..Default::default()
+                    },
+                    0,
+                ))
+                .await,
+        );
+        assert_refused(&status, Code::InvalidArgument, "AVATAR_FILE_INVALID");
+        assert_eq!(violated_fields(&status), ["patch.avatar.file_id"]);
+    }
 
     let cleared = admin
         .update_user(update(jane.id, &["avatar"], pb::UserPatch::default(), 0))
