@@ -13,6 +13,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
         .collect();
     files.sort();
+    // Listed so that the descriptor set, and so reflection, can decode error
+    // details; its generated Rust is unused (tonic-types has these types).
+    files.push(proto_root.join("google/rpc/error_details.proto"));
 
     let descriptors = protox::compile(&files, [&proto_root])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
@@ -27,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_fds(descriptors)?;
 
     println!("cargo:rerun-if-changed={}", version_dir.display());
+    println!("cargo:rerun-if-changed={}", proto_root.join("google").display());
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
