@@ -116,7 +116,12 @@ impl ServerBuilder {
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(
                 tower_http::trace::TraceLayer::new_for_grpc()
-                    .make_span_with(telemetry::request_span),
+                    .make_span_with(telemetry::request_span)
+                    // A refused call is an answer, not a server fault; server faults
+                    // are logged where they happen, with their cause.
+                    .on_failure(
+                        tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+                    ),
             )
             .layer(auth);
 
