@@ -30,7 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_fds(descriptors)?;
 
     println!("cargo:rerun-if-changed={}", version_dir.display());
-    println!("cargo:rerun-if-changed={}", proto_root.join("google").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        proto_root.join("google").display()
+    );
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

@@ -54,3 +54,16 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// Serialises outbox appends on PostgreSQL with a transaction-scoped advisory
+/// lock (`key` per outbox), taken right before the append: sequence numbers then
+/// become visible in commit order, so a reader following the sequence never
+/// skips an event that commits late. SQLite has a single writer already.
+pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
+            .await?;
+    }
+    Ok(())
+}

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod paging;
 pub mod server;
 pub mod telemetry;

@@ -1,10 +1,9 @@
 //! Thin tonic handlers: authenticate, parse the request into domain values,
 //! call the domain, encode the answer.
 
-use std::{pin::Pin, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use futures::Stream;
 use roster_kit::{
     Actor, Error, Result,
     auth::actor,
@@ -12,8 +11,6 @@ use roster_kit::{
     paging,
 };
 use roster_proto::v1 as pb;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
@@ -23,7 +20,6 @@ use crate::domain::{
 };
 
 /// Events read per query while replaying.
-const EVENT_BATCH: u64 = 100;
 
 /// The `roster.v1.RoleService` implementation.
 #[derive(Clone)]
@@ -219,7 +215,7 @@ fn refuse_users(actor: &Actor, call: &str) -> Result<()> {
     }
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::RoleEvent, Status>> + Send>>;
+type EventStream = roster_kit::events::EventStream<pb::RoleEvent>;
 
 #[tonic::async_trait]
 impl pb::role_service_server::RoleService for RoleApi {
@@ -523,14 +519,23 @@ impl pb::role_service_server::RoleService for RoleApi {
         } else {
             cursor_seq(&req.after_cursor)?
         };
-        let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(follow_events(
-            self.roles.clone(),
+        let roles = self.roles.clone();
+        let stream = roster_kit::events::follow(
             start,
+            self.roles.changes().clone(),
             self.poll_interval,
-            tx,
-        ));
-        let stream: EventStream = Box::pin(ReceiverStream::new(rx));
+            move |after, limit| {
+                let roles = roles.clone();
+                async move {
+                    Ok(roles
+                        .events_after(after, limit)
+                        .await?
+                        .into_iter()
+                        .map(|event| (event.seq, event_to_proto(event)))
+                        .collect())
+                }
+            },
+        );
         let mut response = Response::new(stream);
         let value = start
             .to_string()
@@ -540,45 +545,5 @@ impl pb::role_service_server::RoleService for RoleApi {
             .metadata_mut()
             .insert(WATCH_START_CURSOR_HEADER, value);
         Ok(response)
-    }
-}
-
-/// Replays events after `after` in batches, then waits for a local commit or the
-/// poll interval (commits of other replicas) and reads again, until the client leaves.
-async fn follow_events(
-    roles: Roles,
-    mut after: i64,
-    poll_interval: Duration,
-    tx: mpsc::Sender<Result<pb::RoleEvent, Status>>,
-) {
-    let changes = roles.changes().clone();
-    loop {
-        // Registered before reading, so a commit between the read and the wait wakes us.
-        let notified = changes.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        match roles.events_after(after, EVENT_BATCH).await {
-            Ok(events) => {
-                let full = events.len() as u64 == EVENT_BATCH;
-                for event in events {
-                    after = event.seq;
-                    if tx.send(Ok(event_to_proto(event))).await.is_err() {
-                        return;
-                    }
-                }
-                if full {
-                    continue;
-                }
-            }
-            Err(err) => {
-                let _ = tx.send(Err(err.into())).await;
-                return;
-            }
-        }
-        tokio::select! {
-            () = &mut notified => {}
-            () = tokio::time::sleep(poll_interval) => {}
-            () = tx.closed() => return,
-        }
     }
 }

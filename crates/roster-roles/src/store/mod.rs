@@ -18,9 +18,7 @@ use crate::domain::{
 };
 use entity::{role, role_event, role_grant};
 
-/// Key of the PostgreSQL advisory lock that serialises role outbox appends, so
-/// that event sequence numbers become visible in commit order and a reader
-/// following the sequence never skips an event committed late.
+/// Advisory lock key of this outbox (see `roster_kit::db::lock_outbox`).
 const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0002;
 
 #[derive(Clone)]
@@ -106,10 +104,7 @@ async fn append_event(
     event: &RoleEvent,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    if is_postgres(txn) {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({OUTBOX_LOCK_KEY})"))
-            .await?;
-    }
+    roster_kit::db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
     let payload = serde_json::to_string(event).map_err(Error::internal)?;
     let row = role_event::ActiveModel {
         seq: NotSet,

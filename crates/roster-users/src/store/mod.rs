@@ -9,9 +9,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use roster_kit::{Error, db, error::ErrorKind};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Set, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::Notify;
 
@@ -28,9 +28,7 @@ use entity::{user, user_event, user_role_sync};
 /// The single row of `user_role_sync`.
 const ROLE_SYNC_ROW: i16 = 1;
 
-/// Key of the PostgreSQL advisory lock that serialises outbox appends, so that
-/// event sequence numbers become visible in commit order and a reader following
-/// the sequence never skips an event committed late.
+/// Advisory lock key of this outbox (see `db::lock_outbox`).
 const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0001;
 
 #[derive(Clone)]
@@ -253,10 +251,7 @@ impl UserStore {
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        if db::is_postgres(&self.db) {
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({OUTBOX_LOCK_KEY})"))
-                .await?;
-        }
+        db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
         user_event::ActiveModel {
             seq: NotSet,
             user_id: Set(user.id),
@@ -301,10 +296,7 @@ impl UserStore {
                 }
             })?;
         let count = inserted.len() as u64;
-        if db::is_postgres(&self.db) {
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({OUTBOX_LOCK_KEY})"))
-                .await?;
-        }
+        db::lock_outbox(&txn, OUTBOX_LOCK_KEY).await?;
         let events = inserted
             .into_iter()
             .map(|row| {
