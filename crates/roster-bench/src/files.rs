@@ -29,6 +29,7 @@ use roster_files::{
 use roster_kit::{
     TokenKeys,
     auth::BearerToken,
+    authz::CheckerSettings,
     config::{CommonSettings, Secret},
     server::ServerBuilder,
     testing::{TestDatabase, local_listener},
@@ -37,7 +38,7 @@ use roster_proto::v1::{self as pb, file_service_client::FileServiceClient};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    Args,
+    Args, local,
     measure::{self, Call, Latency, LoadShape, Throughput, splitmix},
     report::Row,
 };
@@ -379,14 +380,18 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         },
         ..FilesSettings::default()
     };
-    let service = roster_files::build(&settings, &common).await?;
     let keys = Arc::new(TokenKeys::new(
         &rand::random::<[u8; 32]>(),
         &common.auth.issuer,
     )?);
-    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(60));
-    roster_files::register(&mut server, service);
+    // As the all-in-one binary runs it: the role service beside it on the same
+    // server (uploads never ask it; deletes of others' files would).
     let (listener, address) = local_listener().await;
+    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(60));
+    local::add_roles(&mut server, &database.url, &common).await?;
+    let permissions = local::checker(&keys, &address, "files", CheckerSettings::default())?;
+    let service = roster_files::build(&settings, &common, permissions).await?;
+    roster_files::register(&mut server, service);
     tokio::spawn(async move {
         let _ = server.serve(listener, std::future::pending()).await;
     });

@@ -11,6 +11,7 @@
 //! Each suite prints a table and writes it as JSON to `target/bench/<suite>.json`.
 
 mod files;
+mod local;
 mod measure;
 mod report;
 mod roles;

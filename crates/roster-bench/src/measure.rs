@@ -63,6 +63,15 @@ pub trait Call: Send + Sync + 'static {
 
 /// `requests` calls one after the other; the first failure ends the run.
 pub async fn unloaded<C: Call>(call: &C, requests: usize) -> anyhow::Result<Latency> {
+    unloaded_within(call, requests, Duration::MAX).await
+}
+
+/// Like [`unloaded`], but stops early once `limit` has passed (slow calls).
+pub async fn unloaded_within<C: Call>(
+    call: &C,
+    requests: usize,
+    limit: Duration,
+) -> anyhow::Result<Latency> {
     let mut hist = histogram();
     let started = Instant::now();
     for n in 0..requests {
@@ -71,6 +80,9 @@ pub async fn unloaded<C: Call>(call: &C, requests: usize) -> anyhow::Result<Late
             anyhow::bail!("unloaded call {n} failed: {err}");
         }
         let _ = hist.record(nanos(start.elapsed()));
+        if started.elapsed() >= limit {
+            break;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     Ok(Latency {
@@ -78,7 +90,7 @@ pub async fn unloaded<C: Call>(call: &C, requests: usize) -> anyhow::Result<Late
         p50_ms: ms(hist.value_at_quantile(0.50)),
         p99_ms: ms(hist.value_at_quantile(0.99)),
         max_ms: ms(hist.max()),
-        mean_ms: elapsed / requests.max(1) as f64,
+        mean_ms: elapsed / hist.len().max(1) as f64,
     })
 }
 
@@ -141,10 +153,14 @@ pub async fn throughput_capped<C: Call>(
     }
 }
 
+/// Longest unloaded run of [`both`]: slow calls get fewer than the requested
+/// requests (the row's `requests` says how many).
+pub const UNLOADED_LIMIT: Duration = Duration::from_secs(15);
+
 /// Warms up (connections, caches, the pool) with 200 calls, then measures both shapes.
 pub async fn both<C: Call>(call: C, shape: LoadShape) -> anyhow::Result<(Latency, Throughput)> {
-    unloaded(&call, 200).await?;
-    let latency = unloaded(&call, shape.unloaded_requests).await?;
+    unloaded_within(&call, 200, UNLOADED_LIMIT / 5).await?;
+    let latency = unloaded_within(&call, shape.unloaded_requests, UNLOADED_LIMIT).await?;
     let throughput = throughput(Arc::new(call), shape).await;
     Ok((latency, throughput))
 }

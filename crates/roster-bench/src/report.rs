@@ -20,6 +20,8 @@ pub struct Row {
     pub ceiling_figure: f64,
     /// figure / ceiling_figure (for latency: how many times the ceiling's p99).
     pub ratio: f64,
+    /// Requests measured (unloaded: one after the other; throughput: all completed).
+    pub requests: u64,
     /// How the row was measured, when the columns do not say it all (sizes,
     /// concurrency, cache misses, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +43,7 @@ impl Row {
             ceiling: format!("{ceiling} p99"),
             ceiling_figure: ceiling_latency.p99_ms,
             ratio: latency.p99_ms / ceiling_latency.p99_ms,
+            requests: latency.requests,
             note: None,
         }
     }
@@ -64,6 +67,7 @@ impl Row {
             ceiling: format!("{ceiling} rps"),
             ceiling_figure: ceiling_run.rps,
             ratio: run.rps / ceiling_run.rps,
+            requests: run.requests,
             note: None,
         }
     }
@@ -104,13 +108,14 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
         .max(26);
     println!();
     println!(
-        "{:<what_width$} {:<10} {:>15} {:>9} {:>9} {:>9} {:>7}  {:<ceiling_width$} {:>11} {:>9}  note",
+        "{:<what_width$} {:<10} {:>17} {:>9} {:>9} {:>9} {:>8} {:>6}  {:<ceiling_width$} {:>11} {:>9}  note",
         "what",
         "shape",
         "figure",
         "p50 ms",
         "p99 ms",
         "max ms",
+        "requests",
         "errors",
         "ceiling",
         "ceiling fig",
@@ -118,7 +123,7 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
     );
     for row in rows {
         println!(
-            "{:<what_width$} {:<10} {:>9} {:<5} {:>9} {:>9} {:>9} {:>7}  {:<ceiling_width$} {:>11} {:>9}  {}",
+            "{:<what_width$} {:<10} {:>11} {:<5} {:>9} {:>9} {:>9} {:>8} {:>6}  {:<ceiling_width$} {:>11} {:>9}  {}",
             row.what,
             row.shape,
             num(row.figure),
@@ -126,6 +131,7 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
             num(row.p50_ms),
             num(row.p99_ms),
             row.max_ms.map_or("-".to_owned(), num),
+            row.requests,
             row.errors,
             row.ceiling,
             num(row.ceiling_figure),

@@ -24,7 +24,7 @@ use roster_kit::{
     Actor, TokenKeys,
     auth::BearerToken,
     authz::{CheckerSettings, PermissionChecker, Scope},
-    config::{CommonSettings, Secret},
+    config::CommonSettings,
     error::ErrorKind,
     server::ServerBuilder,
     testing::{TestDatabase, local_listener},
@@ -34,7 +34,7 @@ use roster_proto::v1::{
     role_service_client::RoleServiceClient,
 };
 use roster_roles::{
-    BuiltInRole, RolesSettings,
+    BuiltInRole,
     domain::{GrantRequest, NewRole},
     permissions as p,
     store::Store,
@@ -43,7 +43,7 @@ use sea_orm::ConnectionTrait;
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    Args,
+    Args, local,
     measure::{Rpc, both, splitmix},
     report::Row,
 };
@@ -109,9 +109,9 @@ type Planned = (&'static str, Scope, bool);
 /// The grants of user `u`, by residue classes so every class is known exactly.
 fn grants_of(u: u64) -> Vec<Planned> {
     let mut grants = Vec::new();
-    if u % 20 == 0 {
+    if u.is_multiple_of(20) {
         grants.push(("channel-moderator", channel(u / 20), u % 40 == 20));
-        if u % 400 == 0 {
+        if u.is_multiple_of(400) {
             grants.push(("channel-moderator", channel(u / 20 + 500), false));
         }
     }
@@ -226,7 +226,7 @@ fn check(i: u64, users: u64) -> Check {
                 p::EDIT_COMMUNITY_POST,
                 p::BAN_USER,
             ];
-            let scope = if (h >> 30) % 2 == 0 {
+            let scope = if (h >> 30).is_multiple_of(2) {
                 Scope::Network
             } else {
                 channel(h >> 20)
@@ -294,11 +294,13 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let users = args.user_count() as u64;
     let database = TestDatabase::postgres().await;
     let common = CommonSettings::default();
-    let settings = RolesSettings {
-        database_url: Some(Secret::new(database.url.clone())),
-    };
-    let db = roster_roles::connect(&settings, &common).await?;
-    let store = Store::new(db.clone());
+    let keys = Arc::new(TokenKeys::new(
+        &rand::random::<[u8; 32]>(),
+        &common.auth.issuer,
+    )?);
+    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(30));
+    let db = local::add_roles(&mut server, &database.url, &common).await?;
+    let store = Store::new(db);
 
     eprintln!("loading grants for {users} users into PostgreSQL …");
     let started = Instant::now();
@@ -309,12 +311,6 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         grants as f64 / load_seconds
     );
 
-    let keys = Arc::new(TokenKeys::new(
-        &rand::random::<[u8; 32]>(),
-        &common.auth.issuer,
-    )?);
-    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(30));
-    server.add_service(roster_roles::service(db.clone(), &common));
     let (listener, address) = local_listener().await;
     tokio::spawn(async move {
         let _ = server.serve(listener, std::future::pending()).await;
@@ -517,14 +513,12 @@ async fn measure_checker(
     ping_latency: &crate::measure::Latency,
     ping_run: &crate::measure::Throughput,
 ) -> anyhow::Result<(Vec<Row>, String)> {
-    let token = keys
-        .issue_service("bench", Duration::from_secs(3600))?
-        .token;
     // The TTL is raised so the whole measurement runs on one warm cache; the
     // event stream keeps it honest as in production.
-    let checker = PermissionChecker::new(
+    let checker = local::checker(
+        keys,
         address,
-        &token,
+        "bench",
         CheckerSettings {
             cache_ttl: Duration::from_secs(3600),
             ..CheckerSettings::default()
@@ -637,4 +631,38 @@ async fn measure_checker(
         check_misses, require_misses
     );
     Ok((rows, footer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_has_the_documented_spread() {
+        let users = 100_000;
+        let count = |role: &str| {
+            (1..=users)
+                .flat_map(grants_of)
+                .filter(|(r, _, _)| *r == role)
+                .count()
+        };
+        assert_eq!(count("channel-moderator"), 5_000 + 250);
+        assert_eq!(count("community-moderator"), 1_000);
+        assert_eq!(count("super-moderator"), 100);
+        assert_eq!(count("helper"), 500);
+        assert_eq!(count("event-host"), 500);
+        assert_eq!(count("vip"), 1_000);
+    }
+
+    #[test]
+    fn the_mix_is_about_half_allowed_and_stays_within_the_users() {
+        let users = 20_000;
+        let mix: Vec<Check> = (0..MIX as u64).map(|i| check(i, users)).collect();
+        let allowed = mix.iter().filter(|c| c.allowed).count();
+        assert!((MIX * 2 / 5..MIX * 3 / 5).contains(&allowed), "{allowed}");
+        assert!(mix.iter().all(|c| (1..=users as i64).contains(&c.user_id)));
+        assert!(mix.iter().any(|c| c.scope == Scope::Network));
+        assert!(mix.iter().any(|c| matches!(c.scope, Scope::Channel(_))));
+        assert!(mix.iter().any(|c| matches!(c.scope, Scope::Community(_))));
+    }
 }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use roster_kit::{
     TokenKeys,
     auth::BearerToken,
+    authz::CheckerSettings,
     config::{CommonSettings, Secret},
     server::ServerBuilder,
     testing::{TestDatabase, local_listener},
@@ -19,18 +20,19 @@ use roster_proto::v1::{
     user_service_client::UserServiceClient,
 };
 use roster_users::{
-    UserService, UsersSettings,
+    FileLookup, Peers, UserService, UsersSettings,
     domain::{
         NewUser, UserKey, UserType,
         fields::{Description, DisplayName, UserName},
         query::{Phase, UserFilter, UserQuery, UserSort},
     },
+    role_client,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    Args,
+    Args, local,
     measure::{Rpc, both, splitmix},
     report::Row,
 };
@@ -63,7 +65,7 @@ fn display_name(n: u64) -> String {
             w
         }
     };
-    let capital = n % 3 != 0;
+    let capital = !n.is_multiple_of(3);
     format!("{} {}", word(capital), word(capital))
 }
 
@@ -79,7 +81,19 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         &rand::random::<[u8; 32]>(),
         &common.auth.issuer,
     )?);
-    let service = UserService::start(&settings, &common, keys.clone()).await?;
+    // As the all-in-one binary runs it: the role service on the same server
+    // (its tables beside the users'), peers reached over loopback. The file
+    // service is never called by the measured RPCs; its client connects lazily.
+    let (listener, address) = local_listener().await;
+    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(30));
+    local::add_roles(&mut server, &database.url, &common).await?;
+    let token = keys.issue_service("users", local::TOKEN_TTL)?.token;
+    let peers = Peers {
+        permissions: local::checker(&keys, &address, "users", CheckerSettings::default())?,
+        files: FileLookup::new(&address, &token)?,
+        roles: role_client(&address, &token)?,
+    };
+    let service = UserService::start(&settings, &common, keys.clone(), peers).await?;
     let store = service.store.clone();
 
     eprintln!("loading {count} users into PostgreSQL …");
@@ -111,9 +125,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
 
     print_prefix_plan(&service, "ka").await?;
 
-    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(30));
     service.register(&mut server);
-    let (listener, address) = local_listener().await;
     tokio::spawn(async move {
         let _ = server.serve(listener, std::future::pending()).await;
     });
