@@ -19,8 +19,6 @@ use crate::domain::{
     parse, reasons,
 };
 
-/// Events read per query while replaying.
-
 /// The `roster.v1.RoleService` implementation.
 #[derive(Clone)]
 pub struct RoleApi {
