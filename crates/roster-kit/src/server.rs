@@ -129,13 +129,27 @@ impl ServerBuilder {
             .timeout(self.request_timeout)
             .layer(stack)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown,
-            )
+            .serve_with_incoming_shutdown(incoming_without_delay(listener), shutdown)
             .await
             .map_err(Error::internal)
     }
+}
+
+/// Accepted connections with Nagle's algorithm off: tonic's own `tcp_nodelay`
+/// applies only to listeners it binds itself, and without it small responses
+/// wait for delayed ACKs (tens of milliseconds).
+fn incoming_without_delay(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|connection| {
+        if let Ok(stream) = &connection
+            && let Err(err) = stream.set_nodelay(true)
+        {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+        connection
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.
