@@ -36,6 +36,8 @@ pub struct UserService {
     pub store: UserStore,
     /// Keeps `User.roles` in step with the role service.
     pub role_sync: RoleSync,
+    /// Invalidates cached users that other replicas change.
+    cache_follower: tokio::task::AbortHandle,
     files: FileLookup,
     poll_interval: Duration,
 }
@@ -48,6 +50,12 @@ pub struct Peers {
     pub files: FileLookup,
     /// The role service's event stream, for users' network roles.
     pub roles: RoleClient,
+}
+
+impl Drop for UserService {
+    fn drop(&mut self) {
+        self.cache_follower.abort();
+    }
 }
 
 impl UserService {
@@ -74,12 +82,15 @@ impl UserService {
             },
         )?;
         let role_sync = RoleSync::start(store.clone(), peers.roles, Duration::from_secs(1));
+        let poll_interval = Duration::from_millis(common.event_poll_interval_ms);
+        let cache_follower = store.follow_remote_changes(poll_interval).await?;
         Ok(Self {
             directory: Arc::new(directory),
             store,
             role_sync,
+            cache_follower,
             files: peers.files,
-            poll_interval: Duration::from_millis(common.event_poll_interval_ms),
+            poll_interval,
         })
     }
 

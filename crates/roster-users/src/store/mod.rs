@@ -7,7 +7,7 @@ mod mapping;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use roster_kit::{Error, db, error::ErrorKind};
+use roster_kit::{Error, cache::Cache, db, error::ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseConnection,
     DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
@@ -31,10 +31,18 @@ const ROLE_SYNC_ROW: i16 = 1;
 /// Advisory lock key of this outbox (see `db::lock_outbox`).
 const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0001;
 
+/// Users kept in memory per replica (see `UserStore::find`).
+const CACHED_USERS: usize = 100_000;
+
 #[derive(Clone)]
 pub struct UserStore {
     db: DatabaseConnection,
     committed: Arc<Notify>,
+    /// Users by id. Changes made here invalidate their entry when they commit;
+    /// changes made by other replicas are invalidated by `follow_remote_changes`.
+    cache: Arc<Cache<i64, User>>,
+    /// Last outbox sequence whose change this replica's cache reflects.
+    cache_position: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 impl UserStore {
@@ -42,7 +50,73 @@ impl UserStore {
         Self {
             db,
             committed: Arc::new(Notify::new()),
+            cache: Arc::new(Cache::new(CACHED_USERS)),
+            cache_position: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Resolves once this replica's cache reflects every change up to outbox
+    /// sequence `sequence` (e.g. a `UserEvent` cursor from another replica).
+    pub async fn wait_until_cache_reflects(&self, sequence: i64) {
+        let mut position = self.cache_position.subscribe();
+        let _ = position.wait_for(|seen| *seen >= sequence).await;
+    }
+
+    /// Invalidates cached users changed by other replicas (their outbox rows),
+    /// every `poll_interval`, until the returned task is aborted. A replica may
+    /// therefore serve another replica's change up to `poll_interval` late; its
+    /// own changes it serves at once.
+    pub async fn follow_remote_changes(
+        &self,
+        poll_interval: std::time::Duration,
+    ) -> Result<tokio::task::AbortHandle, Error> {
+        let mut seen = self.last_event_sequence().await?;
+        self.cache_position.send_replace(seen);
+        let store = self.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(poll_interval).await;
+                match store.changed_users_after(seen, 1000).await {
+                    Ok(changes) => {
+                        for (sequence, user_id) in changes {
+                            store.cache.invalidate(&user_id);
+                            seen = sequence;
+                        }
+                        store.cache_position.send_replace(seen);
+                    }
+                    Err(err) => {
+                        // Not knowing what changed, forget everything.
+                        tracing::warn!(error = %err, "reading user changes failed");
+                        store.cache.clear();
+                    }
+                }
+            }
+        })
+        .abort_handle())
+    }
+
+    async fn last_event_sequence(&self) -> Result<i64, Error> {
+        Ok(user_event::Entity::find()
+            .select_only()
+            .column(user_event::Column::Seq)
+            .order_by_desc(user_event::Column::Seq)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?
+            .unwrap_or(0))
+    }
+
+    async fn changed_users_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, i64)>, Error> {
+        Ok(user_event::Entity::find()
+            .select_only()
+            .column(user_event::Column::Seq)
+            .column(user_event::Column::UserId)
+            .filter(user_event::Column::Seq.gt(after))
+            .order_by_asc(user_event::Column::Seq)
+            .limit(limit)
+            .into_tuple::<(i64, i64)>()
+            .all(&self.db)
+            .await?)
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -75,26 +149,53 @@ impl UserStore {
         Ok(user)
     }
 
+    /// A user by id (from the cache when it holds one) or by name.
     pub async fn find(&self, key: &UserKey) -> Result<Option<User>, Error> {
         let select = match key {
-            UserKey::Id(id) => user::Entity::find_by_id(*id),
+            UserKey::Id(id) => {
+                if let Some(user) = self.cache.get(id) {
+                    return Ok(Some(user));
+                }
+                user::Entity::find_by_id(*id)
+            }
             UserKey::Name(name) => {
                 user::Entity::find().filter(user::Column::Name.eq(name.as_str()))
             }
         };
-        select
+        let epoch = self.cache.epoch();
+        let user = select
             .one(&self.db)
             .await?
             .map(mapping::user_from_row)
-            .transpose()
+            .transpose()?;
+        if let Some(user) = &user {
+            self.cache.insert(user.id, user.clone(), epoch);
+        }
+        Ok(user)
     }
 
+    /// Users by id, cached ones from memory, the rest in one query.
     pub async fn find_by_ids(&self, ids: &[i64]) -> Result<Vec<User>, Error> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.cache.get(id) {
+                Some(user) => found.push(user),
+                None => missing.push(*id),
+            }
         }
-        self.rows(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())))
-            .await
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let epoch = self.cache.epoch();
+        let loaded = self
+            .rows(user::Entity::find().filter(user::Column::Id.is_in(missing)))
+            .await?;
+        for user in loaded {
+            self.cache.insert(user.id, user.clone(), epoch);
+            found.push(user);
+        }
+        Ok(found)
     }
 
     pub async fn find_by_names(&self, names: &[String]) -> Result<Vec<User>, Error> {
@@ -241,6 +342,7 @@ impl UserStore {
         let user = mapping::user_from_row(row)?;
         self.append_event(&txn, kind, &user, now).await?;
         self.commit(txn).await?;
+        self.cache.invalidate(&id);
         Ok(user)
     }
 
@@ -390,6 +492,8 @@ impl UserStore {
             .exec(&txn)
             .await?;
         if claimed.rows_affected == 0 {
+            // Another replica applied it; what this replica cached is stale now.
+            self.cache.invalidate(&user_id);
             return Ok(false);
         }
         if let Some(change) = change
@@ -409,6 +513,7 @@ impl UserStore {
                 .await?;
         }
         txn.commit().await?;
+        self.cache.invalidate(&user_id);
         Ok(true)
     }
 

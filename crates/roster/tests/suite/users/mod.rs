@@ -7,6 +7,7 @@ mod events;
 mod login;
 mod presence;
 mod query;
+mod replicas;
 mod search_plan;
 mod tokens;
 mod update;

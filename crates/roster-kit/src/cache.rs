@@ -1,0 +1,102 @@
+//! A small read-through cache kept correct by invalidation.
+//!
+//! Written here rather than taken from a crate because correctness hinges on
+//! one detail the usual caches leave to the caller: a value read from the
+//! database *before* a change commits must not be cached *after* that change
+//! invalidated it. Every invalidation bumps an epoch; a loader notes the epoch
+//! before reading and its value is kept only if no invalidation happened since.
+
+use std::{collections::HashMap, hash::Hash, sync::Mutex};
+
+pub struct Cache<K, V> {
+    inner: Mutex<Inner<K, V>>,
+    capacity: usize,
+}
+
+struct Inner<K, V> {
+    entries: HashMap<K, V>,
+    epoch: u64,
+}
+
+impl<K: Eq + Hash, V: Clone> Cache<K, V> {
+    /// Holds at most `capacity` entries; when full, it starts over empty (cheap,
+    /// and the hot entries come back at once).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                epoch: 0,
+            }),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
+        // A panic while holding the lock leaves only a map behind; keep using it.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.lock().entries.get(key).cloned()
+    }
+
+    /// Note this before loading a value, and pass it to [`Cache::insert`].
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    /// Caches `value` unless something was invalidated since `epoch`.
+    pub fn insert(&self, key: K, value: V, epoch: u64) {
+        let mut inner = self.lock();
+        if inner.epoch != epoch {
+            return;
+        }
+        if inner.entries.len() >= self.capacity {
+            inner.entries.clear();
+        }
+        inner.entries.insert(key, value);
+    }
+
+    pub fn invalidate(&self, key: &K) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        inner.entries.remove(key);
+    }
+
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        inner.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_that_raced_an_invalidation_is_not_cached() {
+        let cache = Cache::new(10);
+        let epoch = cache.epoch();
+        cache.invalidate(&1);
+        cache.insert(1, "stale", epoch);
+        assert_eq!(cache.get(&1), None);
+        let epoch = cache.epoch();
+        cache.insert(1, "fresh", epoch);
+        assert_eq!(cache.get(&1), Some("fresh"));
+        cache.clear();
+        assert_eq!(cache.get(&1), None);
+    }
+
+    #[test]
+    fn a_full_cache_starts_over() {
+        let cache = Cache::new(2);
+        for key in 0..3 {
+            let epoch = cache.epoch();
+            cache.insert(key, key, epoch);
+        }
+        assert_eq!((cache.get(&0), cache.get(&2)), (None, Some(2)));
+    }
+}

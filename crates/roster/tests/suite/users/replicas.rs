@@ -1,0 +1,77 @@
+use futures::StreamExt;
+use roster_kit::testing::Backend;
+use roster_proto::v1 as pb;
+
+use crate::helpers::{TestApp, create};
+use crate::on_both_backends;
+
+on_both_backends!(a_replica_serves_changes_made_by_another_once_it_has_seen_them);
+
+async fn a_replica_serves_changes_made_by_another_once_it_has_seen_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let replica = TestApp::spawn_on(&app.database_url, |_| {}).await;
+    let mut admin = app.admin().await;
+    let mut replica_admin = replica.admin().await;
+    let jane = create(&mut admin, "jane", "Jane").await;
+    let get = pb::GetUserRequest {
+        user: Some(pb::get_user_request::User::Id(jane.id)),
+    };
+    // The replica reads (and caches) jane.
+    let before = replica_admin
+        .get_user(get.clone())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    assert_eq!(before.display_name, "Jane");
+
+    let mut events = admin
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    admin
+        .update_user(pb::UpdateUserRequest {
+            user: Some(pb::UserRef {
+                r#ref: Some(pb::user_ref::Ref::Id(jane.id)),
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+            patch: Some(pb::UserPatch {
+                display_name: "Jane Doe".into(),
+                ..Default::default()
+            }),
+            expected_version: 0,
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let update = loop {
+        let event = events
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("the event stream ended"))
+            .unwrap_or_else(|s| panic!("{s:?}"));
+        if event.kind() == pb::UserEventKind::Updated {
+            break event;
+        }
+    };
+    let sequence: i64 = update
+        .meta
+        .map(|m| m.cursor)
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    replica
+        .users
+        .store
+        .wait_until_cache_reflects(sequence)
+        .await;
+
+    let after = replica_admin
+        .get_user(get)
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    assert_eq!(after.display_name, "Jane Doe");
+    assert_eq!(after.version, before.version + 1);
+}
