@@ -61,17 +61,17 @@ pub fn service(db: DatabaseConnection, common: &CommonSettings) -> RoleServer {
     service_with_clock(db, common, Arc::new(SystemClock))
 }
 
-/// The service with an injected clock (tests make grant expiry checkable without waiting).
+/// The service with an injected clock (tests make grant expiry checkable without
+/// waiting). Call inside a Tokio runtime: it starts the cache's change follower.
 pub fn service_with_clock(
     db: DatabaseConnection,
     common: &CommonSettings,
     clock: Arc<dyn Clock>,
 ) -> RoleServer {
     let roles = Roles::new(store::Store::new(db), clock);
-    RoleServiceServer::new(RoleApi::new(
-        roles,
-        Duration::from_millis(common.event_poll_interval_ms.max(1)),
-    ))
+    let poll_interval = Duration::from_millis(common.event_poll_interval_ms.max(1));
+    roles.follow_remote_changes(poll_interval);
+    RoleServiceServer::new(RoleApi::new(roles, poll_interval))
 }
 
 /// [`connect`] then [`service`].

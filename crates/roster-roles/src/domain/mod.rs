@@ -10,7 +10,9 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use roster_kit::{Actor, Error, FieldViolation, Result, authz::Scope, error::ErrorKind};
+use roster_kit::{
+    Actor, Error, FieldViolation, Result, authz::Scope, cache::Cache, error::ErrorKind,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -347,12 +349,47 @@ fn actor_label(actor: &Actor) -> String {
     actor.to_string()
 }
 
+/// Users whose grants are kept in memory per replica.
+const CACHED_USERS: usize = 100_000;
+
+/// What checks read, kept in memory per replica. Role changes are rare and
+/// checks are the hot path, so any change simply empties both: at once for
+/// changes committed here, within the poll interval for other replicas'
+/// (see [`Roles::follow_remote_changes`]).
+struct CheckCache {
+    /// Every grant of a user not revoked, expired ones included (checks filter
+    /// by time), so a cached list never depends on when it was read.
+    grants: Cache<i64, Vec<Grant>>,
+    /// Permissions of custom roles, by name.
+    roles: Cache<String, BTreeSet<String>>,
+    /// The newest event the cache is known to reflect; -1 before the first look.
+    position: std::sync::atomic::AtomicI64,
+}
+
+impl CheckCache {
+    fn clear(&self) {
+        self.grants.clear();
+        self.roles.clear();
+    }
+
+    /// Empties the cache unless it already reflects the event at `sequence`.
+    /// Event streams call it before delivering events, so a consumer that reacts
+    /// to an event by asking this replica gets an answer that includes it.
+    fn reflect(&self, sequence: i64) {
+        use std::sync::atomic::Ordering;
+        if self.position.fetch_max(sequence, Ordering::SeqCst) < sequence {
+            self.clear();
+        }
+    }
+}
+
 /// The role service's domain.
 #[derive(Clone)]
 pub struct Roles {
     store: Store,
     clock: Arc<dyn Clock>,
     changes: Arc<Notify>,
+    cache: Arc<CheckCache>,
 }
 
 impl Roles {
@@ -361,7 +398,35 @@ impl Roles {
             store,
             clock,
             changes: Arc::new(Notify::new()),
+            cache: Arc::new(CheckCache {
+                grants: Cache::new(CACHED_USERS),
+                roles: Cache::new(CACHED_USERS),
+                position: std::sync::atomic::AtomicI64::new(-1),
+            }),
         }
+    }
+
+    /// Empties the check cache whenever another replica (or the `roster`
+    /// binary) commits a change, polling the outbox every `poll_interval`;
+    /// stops when the last clone of these `Roles` is gone. Needs a Tokio runtime.
+    pub fn follow_remote_changes(&self, poll_interval: std::time::Duration) {
+        let store = self.store.clone();
+        let cache = Arc::downgrade(&self.cache);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(poll_interval).await;
+                let Some(cache) = cache.upgrade() else {
+                    return;
+                };
+                match store.last_event_seq().await {
+                    Ok(last) => cache.reflect(last),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "reading the role event position failed");
+                        cache.clear();
+                    }
+                }
+            }
+        });
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -374,6 +439,7 @@ impl Roles {
     }
 
     fn committed(&self) {
+        self.cache.clear();
         self.changes.notify_waiters();
     }
 
@@ -446,25 +512,75 @@ impl Roles {
         users: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(HashMap<i64, Vec<Grant>>, HashMap<String, BTreeSet<String>>)> {
-        let grants = self.store.active_grants_of(users, now).await?;
-        let custom: BTreeSet<String> = grants
-            .iter()
-            .filter(|g| BuiltInRole::from_name(&g.role).is_none())
-            .map(|g| g.role.clone())
+        let grants = self.user_grants(users).await?;
+        let custom: BTreeSet<&str> = grants
+            .values()
+            .flatten()
+            .filter(|g| g.is_active(now) && BuiltInRole::from_name(&g.role).is_none())
+            .map(|g| g.role.as_str())
             .collect();
-        let custom: Vec<String> = custom.into_iter().collect();
-        let roles = self
-            .store
-            .roles_named(&custom)
-            .await?
-            .into_iter()
-            .map(|r| (r.name, r.permissions))
-            .collect();
-        let mut by_user: HashMap<i64, Vec<Grant>> = HashMap::new();
-        for grant in grants {
-            by_user.entry(grant.user_id).or_default().push(grant);
+        let roles = self.custom_role_permissions(custom).await?;
+        Ok((grants, roles))
+    }
+
+    /// Every unrevoked grant of each user, from the cache or in one query.
+    async fn user_grants(&self, users: &[i64]) -> Result<HashMap<i64, Vec<Grant>>> {
+        let mut by_user = HashMap::with_capacity(users.len());
+        let mut missing = Vec::new();
+        for user in users {
+            match self.cache.grants.get(user) {
+                Some(grants) => {
+                    by_user.insert(*user, grants);
+                }
+                None => missing.push(*user),
+            }
         }
-        Ok((by_user, roles))
+        if missing.is_empty() {
+            return Ok(by_user);
+        }
+        let epoch = self.cache.grants.epoch();
+        let mut loaded: HashMap<i64, Vec<Grant>> =
+            missing.iter().map(|user| (*user, Vec::new())).collect();
+        for grant in self
+            .store
+            .active_grants_of(&missing, DateTime::<Utc>::MIN_UTC)
+            .await?
+        {
+            loaded.entry(grant.user_id).or_default().push(grant);
+        }
+        for (user, grants) in loaded {
+            self.cache.grants.insert(user, grants.clone(), epoch);
+            by_user.insert(user, grants);
+        }
+        Ok(by_user)
+    }
+
+    /// Permissions of the named custom roles, from the cache or in one query.
+    async fn custom_role_permissions(
+        &self,
+        names: BTreeSet<&str>,
+    ) -> Result<HashMap<String, BTreeSet<String>>> {
+        let mut roles = HashMap::with_capacity(names.len());
+        let mut missing = Vec::new();
+        for name in names {
+            match self.cache.roles.get(&name.to_owned()) {
+                Some(permissions) => {
+                    roles.insert(name.to_owned(), permissions);
+                }
+                None => missing.push(name.to_owned()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(roles);
+        }
+        let epoch = self.cache.roles.epoch();
+        for role in self.store.roles_named(&missing).await? {
+            self.cache
+                .roles
+                .insert(role.name.clone(), role.permissions.clone(), epoch);
+            roles.insert(role.name, role.permissions);
+        }
+        Ok(roles)
     }
 
     /// Checks at an explicit time (the clock's `now` for the RPCs).
@@ -665,7 +781,11 @@ impl Roles {
     // ---- events ----------------------------------------------------------------
 
     pub async fn events_after(&self, seq: i64, limit: u64) -> Result<Vec<StoredEvent>> {
-        self.store.events_after(seq, limit).await
+        let events = self.store.events_after(seq, limit).await?;
+        if let Some(last) = events.last() {
+            self.cache.reflect(last.seq);
+        }
+        Ok(events)
     }
 
     pub async fn last_event_seq(&self) -> Result<i64> {

@@ -70,20 +70,15 @@ impl UserStore {
         &self,
         poll_interval: std::time::Duration,
     ) -> Result<tokio::task::AbortHandle, Error> {
-        let mut seen = self.last_event_sequence().await?;
+        let seen = self.last_event_sequence().await?;
         self.cache_position.send_replace(seen);
         let store = self.clone();
         Ok(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(poll_interval).await;
+                let seen = *store.cache_position.borrow();
                 match store.changed_users_after(seen, 1000).await {
-                    Ok(changes) => {
-                        for (sequence, user_id) in changes {
-                            store.cache.invalidate(&user_id);
-                            seen = sequence;
-                        }
-                        store.cache_position.send_replace(seen);
-                    }
+                    Ok(changes) => store.reflect(seen, changes),
                     Err(err) => {
                         // Not knowing what changed, forget everything.
                         tracing::warn!(error = %err, "reading user changes failed");
@@ -93,6 +88,28 @@ impl UserStore {
             }
         })
         .abort_handle())
+    }
+
+    /// Invalidates the users of outbox rows (sequence, user id), read in order
+    /// right after sequence `after`, that are newer than what the cache
+    /// reflects. The cache's position moves past them only when the rows follow
+    /// on from it (a stream resumed further on leaves a gap the poller covers).
+    fn reflect(&self, after: i64, changes: impl IntoIterator<Item = (i64, i64)>) {
+        let seen = *self.cache_position.borrow();
+        let mut newest = seen;
+        for (sequence, user_id) in changes {
+            if sequence > seen {
+                self.cache.invalidate(&user_id);
+                newest = std::cmp::max(newest, sequence);
+            }
+        }
+        if after <= seen {
+            self.cache_position.send_if_modified(|position| {
+                let moved = newest > *position;
+                *position = std::cmp::max(*position, newest);
+                moved
+            });
+        }
     }
 
     async fn last_event_sequence(&self) -> Result<i64, Error> {
@@ -518,8 +535,10 @@ impl UserStore {
     }
 
     /// Up to `limit` events committed after sequence `after`, oldest first.
+    /// Streams call it before delivering, so a consumer that reacts to an event
+    /// by reading the user from this replica reads the change.
     pub async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
-        user_event::Entity::find()
+        let events = user_event::Entity::find()
             .filter(user_event::Column::Seq.gt(after))
             .order_by_asc(user_event::Column::Seq)
             .limit(limit)
@@ -527,7 +546,9 @@ impl UserStore {
             .await?
             .into_iter()
             .map(mapping::event_from_row)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.reflect(after, events.iter().map(|e| (e.sequence, e.user.id)));
+        Ok(events)
     }
 }
 
