@@ -22,13 +22,13 @@ use roster_proto::v1::{
 use roster_users::{
     FileLookup, Peers, UserService, UsersSettings,
     domain::{
-        NewUser, UserKey, UserType,
+        NewUser, UserType,
         fields::{Description, DisplayName, UserName},
         query::{Phase, UserFilter, UserQuery, UserSort},
     },
     role_client,
 };
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
@@ -44,6 +44,9 @@ struct Lane {
     users: UserServiceClient<Authed>,
     diagnostics: DiagnosticsServiceClient<Authed>,
 }
+
+/// Users in the hot set of the cached GetUser run; fits the per-replica cache.
+const HOT_USERS: usize = 50_000;
 
 const SYLLABLES: &[&str] = &[
     "ka", "lo", "mi", "ren", "sa", "to", "vi", "el", "an", "jo", "ma", "ri", "no", "be", "da",
@@ -160,7 +163,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     )
     .await?;
 
-    eprintln!("measuring GetUser …");
+    eprintln!("measuring GetUser over all users (mostly cache misses) …");
     let (get_latency, get_run) = both(
         Rpc {
             lanes: lanes.clone(),
@@ -168,6 +171,31 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                 lane.users
                     .get_user(pb::GetUserRequest {
                         user: Some(pb::get_user_request::User::Id(id_of(n))),
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(|s| s.to_string())
+            },
+        },
+        args.shape(),
+    )
+    .await?;
+
+    // A hot set that fits the per-replica user cache, read once to warm it.
+    let hot = count.min(HOT_USERS) as u64;
+    let hot_id_of = move |n: u64| 1 + (splitmix(n) % hot) as i64;
+    let hot_ids: Vec<i64> = (1..=hot as i64).collect();
+    for chunk in hot_ids.chunks(1000) {
+        store.find_by_ids(chunk).await?;
+    }
+    eprintln!("measuring GetUser over a cached hot set of {hot} users …");
+    let (hot_latency, hot_run) = both(
+        Rpc {
+            lanes: lanes.clone(),
+            f: move |mut lane: Lane, n| async move {
+                lane.users
+                    .get_user(pb::GetUserRequest {
+                        user: Some(pb::get_user_request::User::Id(hot_id_of(n))),
                     })
                     .await
                     .map(|_| ())
@@ -220,15 +248,19 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     }
 
     eprintln!("measuring the primary-key select through the same pool (ceiling) …");
-    let db_store = store.clone();
+    let connection = store.connection().clone();
     let (db_latency, db_run) = both(
         Rpc {
             lanes: lanes.clone(),
             f: move |_lane: Lane, n| {
-                let store = db_store.clone();
+                let connection = connection.clone();
                 async move {
-                    store
-                        .find(&UserKey::Id(id_of(n)))
+                    connection
+                        .query_one_raw(Statement::from_sql_and_values(
+                            DbBackend::Postgres,
+                            "SELECT * FROM users WHERE id = $1",
+                            [id_of(n).into()],
+                        ))
                         .await
                         .map(|_| ())
                         .map_err(|e| e.to_string())
@@ -245,8 +277,25 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         Row::throughput("Ping (empty RPC)", &ping_run, empty, &ping_run),
         Row::latency("PK select (same pool)", &db_latency, empty, &ping_latency),
         Row::throughput("PK select (same pool)", &db_run, empty, &ping_run),
-        Row::latency("GetUser", &get_latency, empty, &ping_latency),
-        Row::throughput("GetUser", &get_run, empty, &ping_run),
+        Row::latency(
+            "GetUser (any user, mostly uncached)",
+            &get_latency,
+            empty,
+            &ping_latency,
+        ),
+        Row::throughput(
+            "GetUser (any user, mostly uncached)",
+            &get_run,
+            empty,
+            &ping_run,
+        ),
+        Row::latency(
+            "GetUser (cached hot set)",
+            &hot_latency,
+            empty,
+            &ping_latency,
+        ),
+        Row::throughput("GetUser (cached hot set)", &hot_run, empty, &ping_run),
         Row::latency("BatchGetUsers(100)", &batch_latency, empty, &ping_latency),
         Row::throughput("BatchGetUsers(100)", &batch_run, empty, &ping_run),
     ];
