@@ -320,18 +320,18 @@ async fn print_prefix_plan(service: &UserService, keyword: &str) -> anyhow::Resu
         limit: 21,
         after: None,
     };
-    let statement = service
-        .store
-        .query_statement(&query, Phase::Prefix, None, 21);
     let connection = service.store.connection();
-    let explain = Statement::from_sql_and_values(
-        connection.get_database_backend(),
-        format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql),
-        statement.values.map(|v| v.0).unwrap_or_default(),
-    );
-    println!("\nplan of QueryUsers(keyword {keyword:?}), prefix phase:");
-    for row in connection.query_all_raw(explain).await? {
-        println!("  {}", row.try_get::<String>("", "QUERY PLAN")?);
+    for (phase, name) in [(Phase::Exact, "exact"), (Phase::Prefix, "prefix")] {
+        let statement = service.store.query_statement(&query, phase, None, 21);
+        let explain = Statement::from_sql_and_values(
+            connection.get_database_backend(),
+            format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql),
+            statement.values.map(|v| v.0).unwrap_or_default(),
+        );
+        println!("\nplan of QueryUsers(keyword {keyword:?}), {name} phase:");
+        for row in connection.query_all_raw(explain).await? {
+            println!("  {}", row.try_get::<String>("", "QUERY PLAN")?);
+        }
     }
     Ok(())
 }

@@ -33,7 +33,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         // SQLite takes one writer at a time; a small pool avoids busy waits.
         options.max_connections(4).min_connections(1);
     } else {
-        options.max_connections(32).min_connections(2);
+        options
+            .max_connections(32)
+            .min_connections(2)
+            // Prepared statements would otherwise switch to a generic plan after a
+            // few runs, planned without the parameter values; for range searches
+            // (a common prefix versus a rare one) that plan can be a long scan.
+            .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_custom_plan")]));
     }
     Database::connect(options).await.map_err(Error::from)
 }

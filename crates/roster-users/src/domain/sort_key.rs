@@ -70,6 +70,16 @@ pub fn sort_key_prefixes(keyword: &str) -> Vec<String> {
     prefixes
 }
 
+/// Whether [`sort_key_prefixes`] expands every character of `keyword`, so
+/// that its ranges alone select exactly the names starting with it.
+pub fn keyword_fully_expanded(keyword: &str) -> bool {
+    keyword
+        .chars()
+        .filter(|c| c.to_uppercase().next().is_some_and(|u| u != *c))
+        .count()
+        <= MAX_EXPANDED_CASED_CHARS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,8 @@ use crate::domain::{
     UserEventKind, UserKey,
     query::{Phase, Position, UserQuery, UserSort},
     sort_key::{
-        display_name_search_key, display_name_sort_key, prefix_upper_bound, sort_key_prefixes,
+        display_name_search_key, display_name_sort_key, keyword_fully_expanded, prefix_upper_bound,
+        sort_key_prefixes,
     },
 };
 use entity::{user, user_event, user_role_sync};
@@ -448,13 +449,11 @@ impl UserStore {
         // Walk the aA–zZ index range by range, in order (see `sort_key_prefixes`).
         let mut found = Vec::new();
         for range in keyword_sort_ranges(query) {
-            if after.is_some_and(|a| range.1 <= a.sort_key) {
+            if after.is_some_and(|a| range.upper <= a.sort_key) {
                 continue;
             }
             let remaining = limit - found.len() as u64;
-            let select = query_select(query, phase, after, remaining)
-                .filter(user::Column::SortKey.gte(range.0))
-                .filter(user::Column::SortKey.lt(range.1));
+            let select = range.restrict(query_select(query, phase, after, remaining));
             found.extend(self.rows(select).await?);
             if found.len() as u64 >= limit {
                 break;
@@ -476,9 +475,7 @@ impl UserStore {
             && query.sort == UserSort::DisplayName
             && let Some(range) = keyword_sort_ranges(query).into_iter().next()
         {
-            select = select
-                .filter(user::Column::SortKey.gte(range.0))
-                .filter(user::Column::SortKey.lt(range.1));
+            select = range.restrict(select);
         }
         select.build(self.db.get_database_backend())
     }
@@ -552,13 +549,29 @@ impl UserStore {
     }
 }
 
-/// Half-open sort-key ranges holding the keyword's case variants, in order.
-fn keyword_sort_ranges(query: &UserQuery) -> Vec<(String, String)> {
+/// The sort keys of display names that start with one case variant of the
+/// keyword, excluding the name that is exactly that variant (the exact phase
+/// returns it).
+struct KeywordRange {
+    prefix: String,
+    upper: String,
+}
+
+impl KeywordRange {
+    fn restrict(&self, select: sea_orm::Select<user::Entity>) -> sea_orm::Select<user::Entity> {
+        select
+            .filter(user::Column::SortKey.gt(self.prefix.clone()))
+            .filter(user::Column::SortKey.lt(self.upper.clone()))
+    }
+}
+
+/// The keyword's case-variant ranges, in sort order (see `sort_key_prefixes`).
+fn keyword_sort_ranges(query: &UserQuery) -> Vec<KeywordRange> {
     sort_key_prefixes(query.keyword.as_deref().unwrap_or_default())
         .into_iter()
-        .map(|prefix| {
-            let upper = prefix_upper_bound(&prefix);
-            (prefix, upper)
+        .map(|prefix| KeywordRange {
+            upper: prefix_upper_bound(&prefix),
+            prefix,
         })
         .collect()
 }
@@ -623,6 +636,15 @@ fn query_select(
     select = match phase {
         Phase::All => select,
         Phase::Exact => select.filter(user::Column::SearchKey.eq(keyword)),
+        // Sorted by display name, the keyword's sort-key ranges select the
+        // matches (see `UserStore::query`); the search key is needed only for the
+        // characters they do not expand. A query on sort keys alone leaves the
+        // planner one sensible index.
+        Phase::Prefix
+            if query.sort == UserSort::DisplayName && keyword_fully_expanded(&keyword) =>
+        {
+            select
+        }
         Phase::Prefix => select
             .filter(user::Column::SearchKey.gt(keyword.clone()))
             .filter(user::Column::SearchKey.lt(prefix_upper_bound(&keyword))),
@@ -639,6 +661,11 @@ fn query_select(
                                 .add(user::Column::Id.gt(after.id)),
                         ),
                 );
+            }
+            if phase == Phase::Exact {
+                // Constant under the equality, but it tells the planner that the
+                // (search_key, sort_key, id) index yields this order as it is.
+                select = select.order_by_asc(user::Column::SearchKey);
             }
             select
                 .order_by_asc(user::Column::SortKey)
