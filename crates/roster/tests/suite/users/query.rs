@@ -109,7 +109,11 @@ async fn keyword_search_ranks_exact_matches_first(backend: Backend) {
     let (page, _) = names(&mut admin, query("alan", 0)).await;
     assert_eq!(page, ["alan", "Alan", "alana"]);
     let (page, _) = names(&mut admin, query("ALANA", 0)).await;
-    assert_eq!(page, ["alana"], "keywords longer than the expanded part match too");
+    assert_eq!(
+        page,
+        ["alana"],
+        "keywords longer than the expanded part match too"
+    );
     let (page, _) = names(&mut admin, query("c++", 0)).await;
     assert_eq!(
         page,
