@@ -28,10 +28,6 @@ pub enum Actor {
 }
 
 impl Actor {
-    pub fn is_admin(&self) -> bool {
-        matches!(self, Actor::Admin { .. })
-    }
-
     pub fn user_id(&self) -> Option<i64> {
         match self {
             Actor::User { user_id, .. } => Some(*user_id),

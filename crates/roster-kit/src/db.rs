@@ -49,10 +49,6 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Er
     M::up(db, None).await.map_err(Error::from)
 }
 
-pub fn is_postgres(db: &DatabaseConnection) -> bool {
-    db.get_database_backend() == DbBackend::Postgres
-}
-
 /// True when `err` is a unique-constraint violation (either backend).
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(
