@@ -127,6 +127,9 @@ pub struct AuthSettings {
     pub user_token_ttl_secs: u64,
     /// Lifetime of admin tokens printed by `roster token admin`, in seconds.
     pub admin_token_ttl_secs: u64,
+    /// Services running apart from the user service cache a user session found
+    /// valid for this long (ms): the delay before they see a revoke or a ban.
+    pub session_cache_ms: u64,
 }
 
 impl Default for AuthSettings {
@@ -136,6 +139,7 @@ impl Default for AuthSettings {
             issuer: "roster".into(),
             user_token_ttl_secs: 30 * 24 * 3600,
             admin_token_ttl_secs: 24 * 3600,
+            session_cache_ms: 1000,
         }
     }
 }

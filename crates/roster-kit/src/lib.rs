@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod paging;
 pub mod server;
+pub mod session;
 pub mod telemetry;
 
 pub use auth::{Actor, TokenKeys};

@@ -4,7 +4,10 @@
 use futures::future::BoxFuture;
 use roster_kit::{Actor, Error, auth::SessionCheck, error::ErrorKind};
 
-use crate::{domain::UserKey, store::UserStore};
+use crate::{
+    domain::{UserKey, session_refusal},
+    store::UserStore,
+};
 
 pub struct UserSessionCheck {
     store: UserStore,
@@ -26,22 +29,22 @@ impl SessionCheck for UserSessionCheck {
             else {
                 return Ok(());
             };
-            let revoked =
-                || Error::unauthenticated("TOKEN_REVOKED", "this session has been revoked");
-            let user = self
-                .store
-                .find(&UserKey::Id(*user_id))
-                .await?
-                .ok_or_else(revoked)?;
-            if user.is_deleted || user.token_generation != *generation {
-                return Err(revoked());
-            }
-            if user.is_global_banned {
-                return Err(Error::new(
-                    ErrorKind::PermissionDenied,
-                    "USER_BANNED",
-                    "this user is banned from the network",
-                ));
+            let user = self.store.find(&UserKey::Id(*user_id)).await?;
+            match session_refusal(user.as_ref(), *generation) {
+                None => {}
+                Some("USER_BANNED") => {
+                    return Err(Error::new(
+                        ErrorKind::PermissionDenied,
+                        "USER_BANNED",
+                        "this user is banned from the network",
+                    ));
+                }
+                Some(_) => {
+                    return Err(Error::unauthenticated(
+                        "TOKEN_REVOKED",
+                        "this session has been revoked",
+                    ));
+                }
             }
             Ok(())
         })

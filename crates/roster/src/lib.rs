@@ -9,6 +9,7 @@ use roster_kit::{
     Error, TokenKeys,
     authz::{CheckerSettings, PermissionChecker},
     server::ServerBuilder,
+    session::RemoteSessionCheck,
 };
 use roster_users::{FileLookup, Peers, UserService, role_client};
 use tokio::net::TcpListener;
@@ -106,6 +107,17 @@ impl Suite {
                     );
                 }
             }
+        }
+        if users.is_none() {
+            // Apart from the user service, ask it whether user sessions still count.
+            let token = keys
+                .issue_service("session-check", SERVICE_TOKEN_TTL)?
+                .token;
+            server.session_check(Arc::new(RemoteSessionCheck::new(
+                &endpoints.users,
+                &token,
+                Duration::from_millis(common.auth.session_cache_ms),
+            )?));
         }
         Ok(Self { server, users })
     }

@@ -493,6 +493,19 @@ impl Directory {
             .ok_or_else(|| user_not_found(key))
     }
 
+    /// Why a user session no longer counts, `None` while valid (see
+    /// [`super::session_refusal`]). For Roster's own services only.
+    pub async fn check_session(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        generation: i64,
+    ) -> Result<Option<&'static str>, Error> {
+        require_privileged(actor, "check sessions")?;
+        let user = self.store.find(&UserKey::Id(user_id)).await?;
+        Ok(super::session_refusal(user.as_ref(), generation))
+    }
+
     pub fn authorize_watch(&self, actor: &Actor) -> Result<(), Error> {
         require_privileged(actor, "watch user events")
     }

@@ -121,6 +121,20 @@ impl User {
     }
 }
 
+/// Why a session of `user` issued at token `generation` no longer counts:
+/// `TOKEN_REVOKED` (revoked, or the user is deleted or unknown) or
+/// `USER_BANNED`; `None` while it is valid.
+pub fn session_refusal(user: Option<&User>, generation: i64) -> Option<&'static str> {
+    match user {
+        None => Some("TOKEN_REVOKED"),
+        Some(user) if user.is_deleted || user.token_generation != generation => {
+            Some("TOKEN_REVOKED")
+        }
+        Some(user) if user.is_global_banned => Some("USER_BANNED"),
+        Some(_) => None,
+    }
+}
+
 /// A role granted to a user network-wide.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRole {

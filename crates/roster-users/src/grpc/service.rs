@@ -267,6 +267,23 @@ impl UserService for UserApi {
         Ok(Response::new(pb::RevokeUserTokensResponse {}))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id))]
+    async fn check_session(
+        &self,
+        request: Request<pb::CheckSessionRequest>,
+    ) -> Result<Response<pb::CheckSessionResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let refusal = self
+            .directory
+            .check_session(&actor, request.user_id, request.generation)
+            .await?;
+        Ok(Response::new(pb::CheckSessionResponse {
+            valid: refusal.is_none(),
+            reason: refusal.unwrap_or_default().to_owned(),
+        }))
+    }
+
     type WatchUserEventsStream = watch::UserEventStream;
 
     #[tracing::instrument(skip_all, fields(after = %request.get_ref().after_cursor))]

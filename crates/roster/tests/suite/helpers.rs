@@ -25,7 +25,7 @@ pub struct TestApp {
     pub keys: Arc<TokenKeys>,
     pub database_url: String,
     pub users: UserService,
-    data_dir: std::path::PathBuf,
+    pub data_dir: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     _database: Option<TestDatabase>,
 }
@@ -48,12 +48,8 @@ impl TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             let _ = roster_kit::telemetry::init(&Default::default());
         }
-        let data_dir = std::env::temp_dir().join(format!("roster-suite-{}", uuid::Uuid::new_v4()));
-        let mut settings = RosterSettings::default();
-        settings.common.data_dir = data_dir.clone();
-        settings.users.database_url = Some(Secret::new(database_url));
-        settings.roles.database_url = Some(Secret::new(database_url));
-        settings.files.database_url = Some(Secret::new(database_url));
+        let data_dir = temp_data_dir();
+        let mut settings = suite_settings(database_url, &data_dir);
         configure(&mut settings.users);
         let keys = Arc::new(
             TokenKeys::new(SIGNING_KEY, &settings.common.auth.issuer)
@@ -67,15 +63,7 @@ impl TestApp {
             .users
             .take()
             .unwrap_or_else(|| panic!("the user service runs in the suite"));
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            suite
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap_or_else(|e| panic!("server failed: {e}"));
-        });
+        let shutdown = serve_in_background(suite, listener);
         Self {
             address,
             keys,
@@ -123,6 +111,57 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"))
             .token;
         self.client(&token).await
+    }
+}
+
+fn temp_data_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("roster-suite-{}", uuid::Uuid::new_v4()))
+}
+
+/// Every service on one database, files under `data_dir`.
+fn suite_settings(database_url: &str, data_dir: &std::path::Path) -> RosterSettings {
+    let mut settings = RosterSettings::default();
+    settings.common.data_dir = data_dir.to_owned();
+    settings.users.database_url = Some(Secret::new(database_url));
+    settings.roles.database_url = Some(Secret::new(database_url));
+    settings.files.database_url = Some(Secret::new(database_url));
+    settings
+}
+
+/// Serves until the returned sender is dropped or fired.
+fn serve_in_background(suite: Suite, listener: tokio::net::TcpListener) -> oneshot::Sender<()> {
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        suite
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap_or_else(|e| panic!("server failed: {e}"));
+    });
+    shutdown
+}
+
+/// Some services in a process of their own, reaching the user service of `app`
+/// (as in a split deployment), and checking every user session with it.
+pub struct Apart {
+    pub address: String,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Apart {
+    pub async fn spawn(app: &TestApp, services: &[roster::Service]) -> Self {
+        let mut settings = suite_settings(&app.database_url, &app.data_dir);
+        settings.common.endpoints.users = app.address.clone();
+        settings.common.auth.session_cache_ms = 0;
+        let (listener, address) = local_listener().await;
+        let suite = Suite::start(&settings, services, app.keys.clone(), &listener)
+            .await
+            .unwrap_or_else(|e| panic!("starting {services:?}: {e}"));
+        Self {
+            address,
+            _shutdown: serve_in_background(suite, listener),
+        }
     }
 }
 

@@ -9,5 +9,6 @@ mod presence;
 mod query;
 mod replicas;
 mod search_plan;
+mod split;
 mod tokens;
 mod update;

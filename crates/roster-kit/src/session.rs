@@ -1,0 +1,90 @@
+//! User-session checks for services that run apart from the user service: they
+//! ask its `CheckSession`, caching a valid answer for a short while.
+
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use roster_proto::v1::{self as pb, user_service_client::UserServiceClient};
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
+
+use crate::{
+    auth::{Actor, BearerToken, SessionCheck},
+    cache::Cache,
+    client::lazy_channel,
+    error::{Error, ErrorKind},
+};
+
+const CACHED_SESSIONS: usize = 100_000;
+
+pub struct RemoteSessionCheck {
+    client: UserServiceClient<InterceptedService<Channel, BearerToken>>,
+    /// (user id, generation) → valid until.
+    valid: Cache<(i64, i64), Instant>,
+    ttl: Duration,
+}
+
+impl RemoteSessionCheck {
+    pub fn new(users_endpoint: &str, service_token: &str, ttl: Duration) -> Result<Self, Error> {
+        Ok(Self {
+            client: UserServiceClient::with_interceptor(
+                lazy_channel(users_endpoint, "endpoints.users")?,
+                BearerToken::new(service_token)?,
+            ),
+            valid: Cache::new(CACHED_SESSIONS),
+            ttl,
+        })
+    }
+}
+
+impl SessionCheck for RemoteSessionCheck {
+    fn check<'a>(&'a self, actor: &'a Actor) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let Actor::User {
+                user_id,
+                generation,
+            } = actor
+            else {
+                return Ok(());
+            };
+            let key = (*user_id, *generation);
+            if self
+                .valid
+                .get(&key)
+                .is_some_and(|until| until > Instant::now())
+            {
+                return Ok(());
+            }
+            let epoch = self.valid.epoch();
+            let answer = self
+                .client
+                .clone()
+                .check_session(pb::CheckSessionRequest {
+                    user_id: *user_id,
+                    generation: *generation,
+                })
+                .await
+                .map_err(|status| {
+                    Error::new(
+                        ErrorKind::Unavailable,
+                        "UNAVAILABLE",
+                        "the user service did not answer a session check",
+                    )
+                    .with_source(status)
+                })?
+                .into_inner();
+            if answer.valid {
+                self.valid.insert(key, Instant::now() + self.ttl, epoch);
+                return Ok(());
+            }
+            Err(if answer.reason == "USER_BANNED" {
+                Error::new(
+                    ErrorKind::PermissionDenied,
+                    "USER_BANNED",
+                    "this user is banned from the network",
+                )
+            } else {
+                Error::unauthenticated("TOKEN_REVOKED", "this session has been revoked")
+            })
+        })
+    }
+}
