@@ -95,6 +95,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         permissions: local::checker(&keys, &address, "users", CheckerSettings::default())?,
         files: FileLookup::new(&address, &token)?,
         roles: role_client(&address, &token)?,
+        file_url_base: roster_files::FilesSettings::default().url_base,
     };
     let service = UserService::start(&settings, &common, keys.clone(), peers).await?;
     let store = service.store.clone();

@@ -39,6 +39,7 @@ pub struct UserService {
     /// Invalidates cached users that other replicas change.
     cache_follower: tokio::task::AbortHandle,
     files: FileLookup,
+    file_url_base: String,
     poll_interval: Duration,
 }
 
@@ -50,6 +51,9 @@ pub struct Peers {
     pub files: FileLookup,
     /// The role service's event stream, for users' network roles.
     pub roles: RoleClient,
+    /// The file service's URL base (`files.url_base`): a file avatar's display
+    /// picture is `<base>/<file_id>`, the URL the file service gives that file.
+    pub file_url_base: String,
 }
 
 impl Drop for UserService {
@@ -90,6 +94,7 @@ impl UserService {
             role_sync,
             cache_follower,
             files: peers.files,
+            file_url_base: peers.file_url_base,
             poll_interval,
         })
     }
@@ -99,6 +104,7 @@ impl UserService {
         server.add_service(UserServiceServer::new(grpc::UserApi::new(
             self.directory.clone(),
             self.files.clone(),
+            &self.file_url_base,
             self.poll_interval,
         )));
         for method in PUBLIC_METHODS {

@@ -16,8 +16,6 @@ pub struct UsersSettings {
     pub secured_mode: bool,
     /// Key of the secured-mode login HMAC; required when `secured_mode` is on.
     pub login_secret: Option<Secret>,
-    /// Base of display-picture URLs for uploaded avatar files: `<file_url_base>/<file_id>`.
-    pub file_url_base: String,
 }
 
 impl Default for UsersSettings {
@@ -27,7 +25,6 @@ impl Default for UsersSettings {
             allow_guests: true,
             secured_mode: false,
             login_secret: None,
-            file_url_base: "http://localhost:8080/v1/files".into(),
         }
     }
 }

@@ -86,6 +86,7 @@ impl Suite {
                         )?,
                         files: FileLookup::new(&endpoints.files, &token)?,
                         roles: role_client(&endpoints.roles, &token)?,
+                        file_url_base: settings.files.url_base.clone(),
                     };
                     let service =
                         UserService::start(&settings.users, common, keys.clone(), peers).await?;

@@ -17,14 +17,21 @@ use crate::domain::{
 pub struct UserApi {
     directory: Arc<Directory>,
     files: FileLookup,
+    file_url_base: Arc<str>,
     poll_interval: Duration,
 }
 
 impl UserApi {
-    pub fn new(directory: Arc<Directory>, files: FileLookup, poll_interval: Duration) -> Self {
+    pub fn new(
+        directory: Arc<Directory>,
+        files: FileLookup,
+        file_url_base: &str,
+        poll_interval: Duration,
+    ) -> Self {
         Self {
             directory,
             files,
+            file_url_base: file_url_base.into(),
             poll_interval,
         }
     }
@@ -32,7 +39,7 @@ impl UserApi {
     fn view(&self, user: &User) -> pb::User {
         convert::UserView {
             user,
-            file_url_base: &self.directory.settings().file_url_base,
+            file_url_base: &self.file_url_base,
         }
         .into()
     }
@@ -296,6 +303,7 @@ impl UserService for UserApi {
         let after = watch::parse_cursor(&request.get_ref().after_cursor)?;
         Ok(Response::new(watch::follow(
             self.directory.clone(),
+            self.file_url_base.clone(),
             after,
             self.poll_interval,
         )))

@@ -23,13 +23,18 @@ pub fn parse_cursor(raw: &str) -> Result<i64, Error> {
 }
 
 /// Streams events after `after` until the client goes away.
-pub fn follow(directory: Arc<Directory>, after: i64, poll_interval: Duration) -> UserEventStream {
+pub fn follow(
+    directory: Arc<Directory>,
+    file_url_base: Arc<str>,
+    after: i64,
+    poll_interval: Duration,
+) -> UserEventStream {
     let committed = directory.store().committed();
     roster_kit::events::follow(after, committed, poll_interval, move |after, limit| {
         let directory = directory.clone();
+        let file_url_base = file_url_base.clone();
         async move {
             let events = directory.store().events_after(after, limit).await?;
-            let file_url_base = &directory.settings().file_url_base;
             Ok(events
                 .into_iter()
                 .map(|event| {
@@ -42,7 +47,7 @@ pub fn follow(directory: Arc<Directory>, after: i64, poll_interval: Duration) ->
                         user: Some(
                             convert::UserView {
                                 user: &event.user,
-                                file_url_base,
+                                file_url_base: &file_url_base,
                             }
                             .into(),
                         ),
