@@ -17,7 +17,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::Context;
 use image::{
     DynamicImage, ImageFormat, RgbImage,
     codecs::{jpeg::JpegEncoder, png::PngEncoder},
@@ -26,19 +25,13 @@ use roster_files::{
     FilesSettings, StorageBackend, StorageSettings, client,
     domain::avatar::{self, AvatarLimits},
 };
-use roster_kit::{
-    TokenKeys,
-    auth::BearerToken,
-    authz::CheckerSettings,
-    config::{CommonSettings, Secret},
-    server::ServerBuilder,
-    testing::{TestDatabase, local_listener},
-};
+use roster_kit::{auth::BearerToken, testing::TestDatabase};
 use roster_proto::v1::{self as pb, file_service_client::FileServiceClient};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    Args, local,
+    Args,
+    local::{self, TempDir},
     measure::{self, Call, Latency, LoadShape, Throughput, splitmix},
     report::Row,
 };
@@ -55,25 +48,6 @@ const PART: usize = 5 * MIB;
 const RUN_BYTES: usize = 2 * 1024 * MIB;
 
 /// A temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
-            "roster-bench-files-{:032x}",
-            rand::random::<u128>()
-        ));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Empties the storage directory between runs (the uploads' rows stay; nothing reads them).
 fn clear(dir: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir)? {
@@ -365,36 +339,20 @@ async fn measure_avatars() -> anyhow::Result<Vec<Row>> {
 
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let database = TestDatabase::postgres().await;
-    let temp = TempDir::new()?;
-    let storage = temp.0.join("files");
-    let common = CommonSettings {
-        data_dir: temp.0.clone(),
-        ..CommonSettings::default()
-    };
-    let settings = FilesSettings {
-        database_url: Some(Secret::new(database.url.clone())),
-        storage: StorageSettings {
+    let storage_dir = TempDir::new()?;
+    let storage = storage_dir.0.clone();
+    let suite = local::start(&database.url, |settings| {
+        // Uploads of 10 MiB under load take longer than the default deadline.
+        settings.common.request_timeout_ms = 60_000;
+        settings.files.storage = StorageSettings {
             backend: StorageBackend::Local,
             local_dir: Some(storage.clone()),
             ..StorageSettings::default()
-        },
-        ..FilesSettings::default()
-    };
-    let keys = Arc::new(TokenKeys::new(
-        &rand::random::<[u8; 32]>(),
-        &common.auth.issuer,
-    )?);
-    // As the all-in-one binary runs it: the role service beside it on the same
-    // server (uploads never ask it; deletes of others' files would).
-    let (listener, address) = local_listener().await;
-    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(60));
-    local::add_roles(&mut server, &database.url, &common).await?;
-    let permissions = local::checker(&keys, &address, "files", CheckerSettings::default())?;
-    let service = roster_files::build(&settings, &common, permissions).await?;
-    roster_files::register(&mut server, service);
-    tokio::spawn(async move {
-        let _ = server.serve(listener, std::future::pending()).await;
-    });
+        };
+    })
+    .await?;
+    let keys = suite.keys.clone();
+    let address = suite.address.clone();
 
     let admin = keys.issue_admin("bench", Duration::from_secs(3600))?.token;
     let bearer = BearerToken::new(&admin)?;

@@ -1,33 +1,81 @@
-//! Services wired the way the all-in-one `roster` binary wires them: every
-//! service on one server, peers reached over loopback with service tokens.
+//! The suite started exactly as `roster serve` starts it (every service on one
+//! port, peers over loopback with service tokens), on the benchmark's database
+//! and a scratch data directory.
 
-use std::time::Duration;
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use anyhow::Context;
+use roster::{ALL_SERVICES, RosterSettings, Suite};
 use roster_kit::{
     TokenKeys,
     authz::{CheckerSettings, PermissionChecker},
-    config::{CommonSettings, Secret},
-    server::ServerBuilder,
+    config::Secret,
+    testing::local_listener,
 };
-use roster_roles::RolesSettings;
-use sea_orm::DatabaseConnection;
+use roster_users::UserService;
 
 /// Lifetime of the service tokens the benchmarks issue.
 pub const TOKEN_TTL: Duration = Duration::from_secs(3600);
 
-/// Adds the role service over `database_url` (its tables live beside the other
-/// service's, with their own migration table) and returns its connection.
-pub async fn add_roles(
-    server: &mut ServerBuilder,
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> anyhow::Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("roster-bench-{:032x}", rand::random::<u128>()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The running suite; it serves until the process ends.
+pub struct Running {
+    pub address: String,
+    pub keys: Arc<TokenKeys>,
+    pub settings: RosterSettings,
+    pub users: UserService,
+    _data_dir: TempDir,
+}
+
+/// Starts every service over `database_url`; `adjust` changes the settings first.
+pub async fn start(
     database_url: &str,
-    common: &CommonSettings,
-) -> anyhow::Result<DatabaseConnection> {
-    let settings = RolesSettings {
-        database_url: Some(Secret::new(database_url.to_owned())),
-    };
-    let db = roster_roles::connect(&settings, common).await?;
-    server.add_service(roster_roles::service(db.clone(), common));
-    Ok(db)
+    adjust: impl FnOnce(&mut RosterSettings),
+) -> anyhow::Result<Running> {
+    let data_dir = TempDir::new()?;
+    let mut settings = RosterSettings::default();
+    settings.common.data_dir = data_dir.0.clone();
+    settings.users.database_url = Some(Secret::new(database_url));
+    settings.roles.database_url = Some(Secret::new(database_url));
+    settings.files.database_url = Some(Secret::new(database_url));
+    adjust(&mut settings);
+    let keys = Arc::new(TokenKeys::new(
+        &rand::random::<[u8; 32]>(),
+        &settings.common.auth.issuer,
+    )?);
+    let (listener, address) = local_listener().await;
+    let mut suite = Suite::start(&settings, ALL_SERVICES, keys.clone(), &listener).await?;
+    let users = suite
+        .users
+        .take()
+        .context("the suite runs the user service")?;
+    tokio::spawn(async move {
+        let _ = suite.serve(listener, std::future::pending()).await;
+    });
+    Ok(Running {
+        address,
+        keys,
+        settings,
+        users,
+        _data_dir: data_dir,
+    })
 }
 
 /// A permission checker for `service`, asking the role service at `address`.

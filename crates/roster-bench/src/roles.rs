@@ -24,10 +24,8 @@ use roster_kit::{
     Actor, TokenKeys,
     auth::BearerToken,
     authz::{CheckerSettings, PermissionChecker, Scope},
-    config::CommonSettings,
     error::ErrorKind,
-    server::ServerBuilder,
-    testing::{TestDatabase, local_listener},
+    testing::TestDatabase,
 };
 use roster_proto::v1::{
     self as pb, diagnostics_service_client::DiagnosticsServiceClient,
@@ -293,14 +291,11 @@ fn status(s: tonic::Status) -> String {
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let users = args.user_count() as u64;
     let database = TestDatabase::postgres().await;
-    let common = CommonSettings::default();
-    let keys = Arc::new(TokenKeys::new(
-        &rand::random::<[u8; 32]>(),
-        &common.auth.issuer,
-    )?);
-    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(30));
-    let db = local::add_roles(&mut server, &database.url, &common).await?;
-    let store = Store::new(db);
+    let suite = local::start(&database.url, |_| {}).await?;
+    let keys = suite.keys.clone();
+    let address = suite.address.clone();
+    let store =
+        Store::new(roster_roles::connect(&suite.settings.roles, &suite.settings.common).await?);
 
     eprintln!("loading grants for {users} users into PostgreSQL …");
     let started = Instant::now();
@@ -310,11 +305,6 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         "{grants} grants in {load_seconds:.1} s ({:.0} grants/s)",
         grants as f64 / load_seconds
     );
-
-    let (listener, address) = local_listener().await;
-    tokio::spawn(async move {
-        let _ = server.serve(listener, std::future::pending()).await;
-    });
 
     let admin = keys.issue_admin("bench", Duration::from_secs(3600))?.token;
     let bearer = BearerToken::new(&admin)?;

@@ -1,32 +1,21 @@
 //! User service benchmark: GetUser, BatchGetUsers(100), QueryUsers(prefix)
 //! against the empty-RPC and primary-key-select ceilings.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use roster_kit::{
-    TokenKeys,
-    auth::BearerToken,
-    authz::CheckerSettings,
-    config::{CommonSettings, Secret},
-    server::ServerBuilder,
-    testing::{TestDatabase, local_listener},
-};
+use roster_kit::{auth::BearerToken, testing::TestDatabase};
 use roster_proto::v1::{
     self as pb, diagnostics_service_client::DiagnosticsServiceClient,
     user_service_client::UserServiceClient,
 };
 use roster_users::{
-    FileLookup, Peers, UserService, UsersSettings,
+    UserService,
     domain::{
         NewUser, UserType,
         fields::{Description, DisplayName, UserName},
         query::{Phase, UserFilter, UserQuery, UserSort},
     },
-    role_client,
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
@@ -75,29 +64,10 @@ fn display_name(n: u64) -> String {
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let count = args.user_count();
     let database = TestDatabase::postgres().await;
-    let common = CommonSettings::default();
-    let settings = UsersSettings {
-        database_url: Some(Secret::new(database.url.clone())),
-        ..UsersSettings::default()
-    };
-    let keys = Arc::new(TokenKeys::new(
-        &rand::random::<[u8; 32]>(),
-        &common.auth.issuer,
-    )?);
-    // As the all-in-one binary runs it: the role service on the same server
-    // (its tables beside the users'), peers reached over loopback. The file
-    // service is never called by the measured RPCs; its client connects lazily.
-    let (listener, address) = local_listener().await;
-    let mut server = ServerBuilder::new(keys.clone(), Duration::from_secs(30));
-    local::add_roles(&mut server, &database.url, &common).await?;
-    let token = keys.issue_service("users", local::TOKEN_TTL)?.token;
-    let peers = Peers {
-        permissions: local::checker(&keys, &address, "users", CheckerSettings::default())?,
-        files: FileLookup::new(&address, &token)?,
-        roles: role_client(&address, &token)?,
-        file_url_base: roster_files::FilesSettings::default().url_base,
-    };
-    let service = UserService::start(&settings, &common, keys.clone(), peers).await?;
+    let suite = local::start(&database.url, |_| {}).await?;
+    let keys = suite.keys.clone();
+    let address = suite.address.clone();
+    let service = &suite.users;
     let store = service.store.clone();
 
     eprintln!("loading {count} users into PostgreSQL …");
@@ -129,12 +99,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         .await?;
     eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
 
-    print_prefix_plan(&service, "ka").await?;
-
-    service.register(&mut server);
-    tokio::spawn(async move {
-        let _ = server.serve(listener, std::future::pending()).await;
-    });
+    print_prefix_plan(service, "ka").await?;
 
     let admin = keys.issue_admin("bench", Duration::from_secs(3600))?.token;
     let bearer = BearerToken::new(&admin)?;
