@@ -210,6 +210,21 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(contents.as_bytes())
 }
 
+/// The error for a user session that no longer counts, by its reason:
+/// `USER_BANNED` (PERMISSION_DENIED), anything else `TOKEN_REVOKED`
+/// (UNAUTHENTICATED).
+pub fn session_refused(reason: &str) -> Error {
+    if reason == "USER_BANNED" {
+        Error::new(
+            crate::error::ErrorKind::PermissionDenied,
+            "USER_BANNED",
+            "this user is banned from the network",
+        )
+    } else {
+        Error::unauthenticated("TOKEN_REVOKED", "this session has been revoked")
+    }
+}
+
 /// Decides whether a verified session is still valid, e.g. not revoked.
 /// The user service provides one backed by its own table.
 pub trait SessionCheck: Send + Sync + 'static {

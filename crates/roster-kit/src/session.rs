@@ -8,7 +8,7 @@ use roster_proto::v1::{self as pb, user_service_client::UserServiceClient};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    auth::{Actor, BearerToken, SessionCheck},
+    auth::{Actor, BearerToken, SessionCheck, session_refused},
     cache::Cache,
     client::lazy_channel,
     error::{Error, ErrorKind},
@@ -76,15 +76,7 @@ impl SessionCheck for RemoteSessionCheck {
                 self.valid.insert(key, Instant::now() + self.ttl, epoch);
                 return Ok(());
             }
-            Err(if answer.reason == "USER_BANNED" {
-                Error::new(
-                    ErrorKind::PermissionDenied,
-                    "USER_BANNED",
-                    "this user is banned from the network",
-                )
-            } else {
-                Error::unauthenticated("TOKEN_REVOKED", "this session has been revoked")
-            })
+            Err(session_refused(&answer.reason))
         })
     }
 }

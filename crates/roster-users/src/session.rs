@@ -2,7 +2,10 @@
 //! revoked, the user is deleted, or the user is banned.
 
 use futures::future::BoxFuture;
-use roster_kit::{Actor, Error, auth::SessionCheck, error::ErrorKind};
+use roster_kit::{
+    Actor, Error,
+    auth::{SessionCheck, session_refused},
+};
 
 use crate::{
     domain::{UserKey, session_refusal},
@@ -31,22 +34,9 @@ impl SessionCheck for UserSessionCheck {
             };
             let user = self.store.find(&UserKey::Id(*user_id)).await?;
             match session_refusal(user.as_ref(), *generation) {
-                None => {}
-                Some("USER_BANNED") => {
-                    return Err(Error::new(
-                        ErrorKind::PermissionDenied,
-                        "USER_BANNED",
-                        "this user is banned from the network",
-                    ));
-                }
-                Some(_) => {
-                    return Err(Error::unauthenticated(
-                        "TOKEN_REVOKED",
-                        "this session has been revoked",
-                    ));
-                }
+                None => Ok(()),
+                Some(reason) => Err(session_refused(reason)),
             }
-            Ok(())
         })
     }
 }

@@ -177,22 +177,20 @@ impl UserService for UserApi {
         let actor = actor(&request)?;
         let key = convert::user_key_from_ref(request.into_inner().user, "user")?;
         let user = self.directory.get(&actor, &key).await?;
-        let display_picture_url = self.view(&user).display_picture_url;
+        let view = self.view(&user);
         // The file's metadata belongs to the file service; this call relays it.
-        let source = match &user.avatar {
-            None => None,
-            Some(Avatar::File(file_id)) => self
+        let source = match (&user.avatar, view.avatar.and_then(|a| a.source)) {
+            (Some(Avatar::File(file_id)), _) => self
                 .files
                 .get(file_id)
                 .await?
                 .map(pb::user_avatar::Source::File),
-            Some(Avatar::External(_)) => match self.view(&user).avatar.and_then(|a| a.source) {
-                Some(pb::avatar::Source::External(picture)) => {
-                    Some(pb::user_avatar::Source::External(picture))
-                }
-                _ => None,
-            },
+            (_, Some(pb::avatar::Source::External(picture))) => {
+                Some(pb::user_avatar::Source::External(picture))
+            }
+            _ => None,
         };
+        let display_picture_url = view.display_picture_url;
         Ok(Response::new(pb::UserAvatar {
             source,
             display_picture_url,

@@ -4,7 +4,9 @@ use roster_kit::testing::Backend;
 use roster_proto::v1::{self as pb, role_service_client::RoleServiceClient};
 use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
 
-use crate::helpers::{Client, TestApp, assert_refused, create, expect_err, files_as, png, upload};
+use crate::helpers::{
+    Client, TestApp, assert_refused, by_id, create, expect_err, files_as, png, rename, upload,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -58,26 +60,6 @@ async fn editor_role(roles: &mut Roles) {
         })
         .await
         .unwrap_or_else(|s| panic!("{s:?}"));
-}
-
-fn by_id(id: i64) -> Option<pb::UserRef> {
-    Some(pb::UserRef {
-        r#ref: Some(pb::user_ref::Ref::Id(id)),
-    })
-}
-
-fn rename(id: i64, to: &str) -> pb::UpdateUserRequest {
-    pb::UpdateUserRequest {
-        user: by_id(id),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["display_name".into()],
-        }),
-        patch: Some(pb::UserPatch {
-            display_name: to.into(),
-            ..Default::default()
-        }),
-        expected_version: 0,
-    }
 }
 
 fn go_online(id: i64) -> pb::SetPresenceRequest {

@@ -278,3 +278,24 @@ pub async fn upload(
         .await
         .unwrap_or_else(|s| panic!("uploading: {s:?}"))
 }
+
+pub fn by_id(id: i64) -> Option<pb::UserRef> {
+    Some(pb::UserRef {
+        r#ref: Some(pb::user_ref::Ref::Id(id)),
+    })
+}
+
+/// An unguarded UpdateUser of the display name.
+pub fn rename(id: i64, to: &str) -> pb::UpdateUserRequest {
+    pb::UpdateUserRequest {
+        user: by_id(id),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["display_name".into()],
+        }),
+        patch: Some(pb::UserPatch {
+            display_name: to.into(),
+            ..Default::default()
+        }),
+        expected_version: 0,
+    }
+}

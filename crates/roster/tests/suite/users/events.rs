@@ -5,7 +5,7 @@ use roster_kit::testing::Backend;
 use roster_proto::v1 as pb;
 use tonic::{Code, Streaming};
 
-use crate::helpers::{TestApp, assert_refused, create};
+use crate::helpers::{TestApp, assert_refused, create, rename};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -49,19 +49,7 @@ async fn events_replay_in_order_and_resume_after_a_cursor(backend: Backend) {
     let jane = create(&mut admin, "jane", "Jane").await;
     create(&mut admin, "john", "John").await;
     admin
-        .update_user(pb::UpdateUserRequest {
-            user: Some(pb::UserRef {
-                r#ref: Some(pb::user_ref::Ref::Id(jane.id)),
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["display_name".into()],
-            }),
-            patch: Some(pb::UserPatch {
-                display_name: "Jane Doe".into(),
-                ..Default::default()
-            }),
-            expected_version: 0,
-        })
+        .update_user(rename(jane.id, "Jane Doe"))
         .await
         .unwrap_or_else(|s| panic!("{s:?}"));
     admin

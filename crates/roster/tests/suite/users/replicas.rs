@@ -2,7 +2,7 @@ use futures::StreamExt;
 use roster_kit::testing::Backend;
 use roster_proto::v1 as pb;
 
-use crate::helpers::{TestApp, create};
+use crate::helpers::{TestApp, create, rename};
 use crate::on_both_backends;
 
 on_both_backends!(a_replica_serves_changes_made_by_another_once_it_has_seen_them);
@@ -30,19 +30,7 @@ async fn a_replica_serves_changes_made_by_another_once_it_has_seen_them(backend:
         .unwrap_or_else(|s| panic!("{s:?}"))
         .into_inner();
     admin
-        .update_user(pb::UpdateUserRequest {
-            user: Some(pb::UserRef {
-                r#ref: Some(pb::user_ref::Ref::Id(jane.id)),
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["display_name".into()],
-            }),
-            patch: Some(pb::UserPatch {
-                display_name: "Jane Doe".into(),
-                ..Default::default()
-            }),
-            expected_version: 0,
-        })
+        .update_user(rename(jane.id, "Jane Doe"))
         .await
         .unwrap_or_else(|s| panic!("{s:?}"));
     let update = loop {
