@@ -20,10 +20,11 @@ test-deps:
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-test-tools.sh >/dev/null
 
-## Formatting and clippy, as CI runs them.
+## Formatting, clippy and the API's shape (buf lint + breaking), as CI runs them.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@scripts/proto-check.sh
 
 fmt:
 	$(CARGO) fmt --all

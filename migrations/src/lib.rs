@@ -4,10 +4,12 @@
 pub use sea_orm_migration::MigratorTrait;
 
 pub mod files;
+pub mod moderation;
 pub mod roles;
 pub mod users;
 
 pub use files::FilesMigrator;
+pub use moderation::ModerationMigrator;
 pub use roles::RolesMigrator;
 pub use users::UsersMigrator;
 

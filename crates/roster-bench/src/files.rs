@@ -89,6 +89,7 @@ impl Call for Upload {
             size: self.content.len() as u64,
             purpose: pb::FilePurpose::Attachment as i32,
             owner_user_id: 1 + (n % 1000) as i64,
+            ..Default::default()
         };
         let file = client::upload(&mut client, header, &self.content, CHUNK)
             .await

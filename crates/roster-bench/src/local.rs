@@ -56,10 +56,7 @@ pub async fn start(
     settings.roles.database_url = Some(Secret::new(database_url));
     settings.files.database_url = Some(Secret::new(database_url));
     adjust(&mut settings);
-    let keys = Arc::new(TokenKeys::new(
-        &rand::random::<[u8; 32]>(),
-        &settings.common.auth.issuer,
-    )?);
+    let keys = Arc::new(TokenKeys::generate(&settings.common.auth.issuer));
     let (listener, address) = local_listener().await;
     let mut suite = Suite::start(&settings, ALL_SERVICES, keys.clone(), &listener).await?;
     let users = suite
@@ -80,11 +77,14 @@ pub async fn start(
 
 /// A permission checker for `service`, asking the role service at `address`.
 pub fn checker(
-    keys: &TokenKeys,
+    keys: &Arc<TokenKeys>,
     address: &str,
     service: &str,
     settings: CheckerSettings,
 ) -> anyhow::Result<PermissionChecker> {
-    let token = keys.issue_service(service, TOKEN_TTL)?.token;
-    Ok(PermissionChecker::new(address, &token, settings)?)
+    let channel = tonic::service::interceptor::InterceptedService::new(
+        roster_kit::client::lazy_channel(address, "bench", None)?,
+        roster_kit::client::ServiceCredentials::mint(keys.clone(), service, TOKEN_TTL)?,
+    );
+    Ok(PermissionChecker::new(channel, settings)?)
 }

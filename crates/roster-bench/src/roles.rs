@@ -33,7 +33,10 @@ use roster_proto::v1::{
 };
 use roster_roles::{
     BuiltInRole,
-    domain::{GrantRequest, NewRole},
+    domain::{
+        GrantRequest, NewRole,
+        ports::{CustomRoleRepository, GrantRepository},
+    },
     permissions as p,
     store::Store,
 };
@@ -497,7 +500,7 @@ async fn verify(lane: &Lane, mix: &[Check]) -> anyhow::Result<usize> {
 /// The in-process `PermissionChecker` on a warm cache: `check` and `require`.
 async fn measure_checker(
     args: &Args,
-    keys: &TokenKeys,
+    keys: &Arc<TokenKeys>,
     address: &str,
     mix: &Arc<Vec<Check>>,
     ping_latency: &crate::measure::Latency,

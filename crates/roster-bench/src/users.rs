@@ -1,5 +1,7 @@
 //! User service benchmark: GetUser, BatchGetUsers(100), QueryUsers(prefix)
-//! against the empty-RPC and primary-key-select ceilings.
+//! against the empty-RPC and primary-key-select ceilings. Display names are
+//! international (accents, Greek, Cyrillic, Han), and keywords are typed as a
+//! person would: lower case, often without the accents.
 
 use std::time::{Duration, Instant};
 
@@ -41,24 +43,82 @@ const SYLLABLES: &[&str] = &[
     "ka", "lo", "mi", "ren", "sa", "to", "vi", "el", "an", "jo", "ma", "ri", "no", "be", "da",
     "lu", "ze", "qu", "fa", "hi", "or", "yu", "ce", "wi", "pa", "ge",
 ];
+const GREEK: &[&str] = &["κα", "λο", "μι", "ρεν", "σα", "το", "βι", "ελ", "αν", "δα"];
+const CYRILLIC: &[&str] = &["ка", "ло", "ми", "рен", "са", "то", "ви", "ел", "ан", "да"];
+const HAN: &[&str] = &[
+    "李", "王", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "小", "龙",
+];
+/// Letters written with an accent now and then, and how a person types them.
+const ACCENTS: &[(char, char)] = &[
+    ('a', 'á'),
+    ('e', 'é'),
+    ('o', 'ö'),
+    ('u', 'ü'),
+    ('i', 'í'),
+    ('n', 'ñ'),
+];
 
-/// A display name like "Renmi Dalo" or "sato kiel": varied case, realistic spread of prefixes.
+/// A display name like "Renmi Dalo", "sató kiel", "Καλο Μιτο", "Рен Сато" or
+/// "李小龙": mostly Latin with accents here and there, some Greek, Cyrillic and
+/// Han; varied case; a realistic spread of prefixes.
 fn display_name(n: u64) -> String {
     let mut h = splitmix(n);
+    let script = h % 10;
+    h = splitmix(h);
+    if script == 9 {
+        let len = 2 + h % 2;
+        return (0..len)
+            .map(|k| HAN[(splitmix(h.wrapping_add(k)) % HAN.len() as u64) as usize])
+            .collect();
+    }
+    let syllables = match script {
+        7 => GREEK,
+        8 => CYRILLIC,
+        _ => SYLLABLES,
+    };
     let mut word = |capital: bool| {
         let mut w = String::new();
         for _ in 0..(2 + h % 2) {
-            w.push_str(SYLLABLES[(h % SYLLABLES.len() as u64) as usize]);
+            w.push_str(syllables[(h % syllables.len() as u64) as usize]);
             h = splitmix(h);
         }
+        if h.is_multiple_of(4) {
+            w = w
+                .chars()
+                .map(|c| {
+                    ACCENTS
+                        .iter()
+                        .find(|(plain, _)| *plain == c)
+                        .map_or(c, |a| a.1)
+                })
+                .collect();
+        }
         if capital {
-            w[..1].to_uppercase() + &w[1..]
+            let mut chars = w.chars();
+            chars.next().map_or(String::new(), |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
         } else {
             w
         }
     };
     let capital = !n.is_multiple_of(3);
     format!("{} {}", word(capital), word(capital))
+}
+
+/// What a person types to find a name: its first `len` letters in lower case,
+/// every other time without accents.
+fn typed_prefix(name: &str, len: usize, plain: bool) -> String {
+    name.chars()
+        .take(len)
+        .flat_map(char::to_lowercase)
+        .map(
+            |c| match ACCENTS.iter().find(|(_, accented)| *accented == c) {
+                Some((unaccented, _)) if plain => *unaccented,
+                _ => c,
+            },
+        )
+        .collect()
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
@@ -112,8 +172,13 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         });
     }
     let id_of = move |n: u64| 1 + (splitmix(n) % count as u64) as i64;
-    let prefix_of =
-        move |n: u64, len: usize| display_name(splitmix(n) % count as u64)[..len].to_lowercase();
+    let prefix_of = move |n: u64, len: usize| {
+        typed_prefix(
+            &display_name(splitmix(n) % count as u64),
+            len,
+            n.is_multiple_of(2),
+        )
+    };
 
     eprintln!("measuring the empty RPC (ceiling) …");
     let (ping_latency, ping_run) = both(
@@ -290,7 +355,10 @@ async fn print_prefix_plan(service: &UserService, keyword: &str) -> anyhow::Resu
     };
     let connection = service.store.connection();
     for (phase, name) in [(Phase::Exact, "exact"), (Phase::Prefix, "prefix")] {
-        let statement = service.store.query_statement(&query, phase, None, 21);
+        let statement = service
+            .store
+            .query_statement(&query, phase, None, 21)
+            .ok_or_else(|| anyhow::anyhow!("keyword {keyword:?} matches nothing"))?;
         let explain = Statement::from_sql_and_values(
             connection.get_database_backend(),
             format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql),

@@ -1,79 +1,137 @@
 //! The Roster file service (`roster.v1.FileService`): uploads validated while
 //! they stream (size limit, content sniffing), avatar images re-encoded without
-//! metadata with 64 px and 256 px variants, bytes in `object_store` (a local
-//! directory or S3-compatible storage) and metadata in the service's own tables.
+//! metadata with 64 px and 256 px variants, private attachments readable by
+//! their owner or through short-lived signed links, bytes in `object_store` (a
+//! local directory or S3-compatible storage) and metadata in the service's own
+//! tables.
 //!
-//! Layers: [`grpc`] (tonic handlers), [`domain`] (rules and image processing),
-//! [`store`] (sea-orm) and [`blob`] (object storage).
+//! Rooms (README "Layout"): [`grpc`] (transport) → [`domain`] (rules, and the
+//! ports they need) ← [`store`] (metadata and objects) and [`peers`] (the role
+//! service). This file only joins them.
 
-pub mod blob;
-pub mod client;
 pub mod domain;
 pub mod grpc;
+pub mod peers;
 pub mod settings;
 pub mod store;
 
-use std::{future::Future, sync::Arc, time::Duration};
+/// The upload helper for clients (tests, benchmarks).
+pub use grpc::upload_client as client;
+
+use std::{sync::Arc, time::Duration};
 
 use roster_kit::{
-    Result, TokenKeys, authz::PermissionChecker, config::CommonSettings, db, server::ServerBuilder,
+    Result,
+    events::{self, BackgroundTask},
+    server::ServerBuilder,
+    service::{RosterService, ServiceContext},
 };
 use roster_migrations::FilesMigrator;
 use roster_proto::v1::file_service_server::FileServiceServer;
-use tokio::net::TcpListener;
 
 pub use grpc::FileApi;
 pub use settings::{FilesSettings, S3Settings, StorageBackend, StorageSettings};
 
-/// The tonic service to register on a server.
-pub type FileServer = FileServiceServer<FileApi>;
+/// Calls Roster's other services make (with service tokens).
+pub const SERVICE_METHODS: &[&str] = &[
+    "/roster.v1.FileService/GetFile",
+    "/roster.v1.FileService/DownloadFile",
+    "/roster.v1.FileService/ListFiles",
+    "/roster.v1.FileService/CreateDownloadLink",
+    "/roster.v1.FileService/DeleteUserFiles",
+];
 
-/// Connects the database (migrating it when `common.auto_migrate`), opens the
-/// storage, and returns the ready service.
-/// `permissions` answers whether a caller may delete another user's files.
-pub async fn build(
-    settings: &FilesSettings,
-    common: &CommonSettings,
-    permissions: PermissionChecker,
-) -> Result<FileServer> {
-    let connection = db::connect(&settings.database_url(&common.data_dir)).await?;
-    if common.auto_migrate {
-        db::migrate::<FilesMigrator>(&connection).await?;
+/// Calls that need no token: public files and download links are read
+/// without one. A valid token still names its caller there.
+pub const PUBLIC_METHODS: &[&str] = &[
+    "/roster.v1.FileService/GetFile",
+    "/roster.v1.FileService/DownloadFile",
+];
+
+/// The running file service.
+pub struct FileService {
+    server: FileServiceServer<FileApi>,
+    files: Arc<domain::Files>,
+    orphan_grace: Duration,
+}
+
+impl FileService {
+    /// Deletes stored objects without a file row older than
+    /// `files.orphan_grace_secs` (also run every `files.orphan_sweep_interval_secs`).
+    pub async fn sweep_orphans(&self) -> Result<domain::sweep::SweepReport> {
+        self.files
+            .sweep_orphans(self.orphan_grace, chrono::Utc::now())
+            .await
     }
-    let store = blob::open_store(&settings.storage, &common.data_dir)?;
-    let files = domain::Files::new(
-        store::SeaOrmFiles::new(connection),
-        blob::BlobStore::new(store),
-        settings.max_upload_bytes,
-        domain::avatar::AvatarLimits {
-            max_width: settings.avatar_max_width,
-            max_height: settings.avatar_max_height,
-        },
-        permissions,
-    );
-    Ok(FileServiceServer::new(FileApi::new(
-        Arc::new(files),
-        &settings.url_base,
-    )))
 }
 
-/// Adds the service to a server being assembled (with the other services in
-/// the all-in-one mode).
-pub fn register(builder: &mut ServerBuilder, service: FileServer) {
-    builder.add_service(service);
+/// Runs the orphan sweep every `interval` until dropped.
+fn sweep_periodically(
+    files: Arc<domain::Files>,
+    grace: Duration,
+    interval: Duration,
+) -> BackgroundTask {
+    events::every(interval, move || {
+        let files = files.clone();
+        async move {
+            if let Err(err) = files.sweep_orphans(grace, chrono::Utc::now()).await {
+                tracing::warn!(error = %err, "the orphan sweep failed");
+            }
+        }
+    })
 }
 
-/// Builds the service and serves it alone on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send,
-    keys: Arc<TokenKeys>,
-    settings: &FilesSettings,
-    common: &CommonSettings,
-    permissions: PermissionChecker,
-) -> Result<()> {
-    let service = build(settings, common, permissions).await?;
-    let mut builder = ServerBuilder::new(keys, Duration::from_millis(common.request_timeout_ms));
-    register(&mut builder, service);
-    builder.serve(listener, shutdown).await
+impl RosterService for FileService {
+    const NAME: &'static str = "files";
+    type Settings = FilesSettings;
+
+    /// Connects the database (migrating it when `auto_migrate`), opens the
+    /// object storage, and asks the role service whether a caller may delete
+    /// another user's files.
+    async fn start(ctx: &ServiceContext, settings: &FilesSettings) -> Result<Self> {
+        let connection = ctx
+            .database::<FilesMigrator>(Self::NAME, &settings.database_url(&ctx.common.data_dir))
+            .await?;
+        let objects = store::open_store(&settings.storage, &ctx.common.data_dir)?;
+        let files = domain::Files::new(
+            Arc::new(store::SeaOrmFiles::new(connection)),
+            Arc::new(store::ObjectStoreBlobs::new(objects)),
+            Arc::new(peers::RolePermissions::new(
+                ctx.permission_checker(Self::NAME)?,
+            )),
+            ctx.keys.clone(),
+            domain::UploadLimits {
+                max_bytes: settings.max_upload_bytes,
+                avatar: domain::avatar::AvatarLimits {
+                    max_width: settings.avatar_max_width,
+                    max_height: settings.avatar_max_height,
+                },
+            },
+        );
+        let files = Arc::new(files);
+        let orphan_grace = settings.orphan_grace();
+        if settings.orphan_sweep_interval_secs > 0 {
+            ctx.keep(sweep_periodically(
+                files.clone(),
+                orphan_grace,
+                Duration::from_secs(settings.orphan_sweep_interval_secs),
+            ));
+        }
+        let api = FileApi::new(files.clone(), &ctx.common.file_url_base());
+        Ok(Self {
+            server: FileServiceServer::new(api),
+            files,
+            orphan_grace,
+        })
+    }
+
+    fn register(&self, server: &mut ServerBuilder) {
+        server.add_service(self.server.clone());
+        for method in SERVICE_METHODS {
+            server.service_method(method);
+        }
+        for method in PUBLIC_METHODS {
+            server.public_method(method);
+        }
+    }
 }

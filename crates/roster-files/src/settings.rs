@@ -1,7 +1,10 @@
 //! Settings of the file service (the `files` table of the configuration, e.g.
 //! `ROSTER_FILES__MAX_UPLOAD_BYTES=20971520`, `ROSTER_FILES__STORAGE__BACKEND=s3`).
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use roster_kit::{config::Secret, db};
 use serde::Deserialize;
@@ -16,10 +19,13 @@ pub struct FilesSettings {
     /// Largest accepted avatar, in pixels; checked from the image header before decoding.
     pub avatar_max_width: u32,
     pub avatar_max_height: u32,
-    /// Base of the HTTP URLs reported for files: `<url_base>/<file_id>[?variant=64|256]`.
-    pub url_base: String,
     /// Where the bytes go.
     pub storage: StorageSettings,
+    /// Stored objects without a file row (left by an upload cut off between
+    /// its bytes and its row) are deleted once this old, in seconds.
+    pub orphan_grace_secs: u64,
+    /// How often the orphan sweep runs, in seconds (0: never).
+    pub orphan_sweep_interval_secs: u64,
 }
 
 impl FilesSettings {
@@ -30,6 +36,11 @@ impl FilesSettings {
             .map(|s| s.expose().to_owned())
             .unwrap_or_else(|| db::default_sqlite_url(data_dir, "files"))
     }
+
+    /// How old an object without a row must be before the sweep deletes it.
+    pub fn orphan_grace(&self) -> Duration {
+        Duration::from_secs(self.orphan_grace_secs)
+    }
 }
 
 impl Default for FilesSettings {
@@ -39,8 +50,9 @@ impl Default for FilesSettings {
             max_upload_bytes: 10 * 1024 * 1024,
             avatar_max_width: 4096,
             avatar_max_height: 4096,
-            url_base: "http://localhost:8080/v1/files".into(),
             storage: StorageSettings::default(),
+            orphan_grace_secs: 3600,
+            orphan_sweep_interval_secs: 3600,
         }
     }
 }

@@ -34,16 +34,16 @@ use std::{
 
 use roster_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
-use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    auth::{Actor, BearerToken},
+    auth::Actor,
+    client::PeerChannel,
     error::{Error, ErrorKind},
 };
 
 /// Metadata key of `WatchRoleEvents` responses carrying the cursor the stream
-/// starts after (the current end of the log for a `from_now` watch).
-pub const WATCH_START_CURSOR_HEADER: &str = "roster-start-cursor";
+/// starts after.
+pub use crate::events::START_CURSOR_HEADER as WATCH_START_CURSOR_HEADER;
 
 /// Where a permission is held or asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ impl Default for CheckerSettings {
     }
 }
 
-type Client = pb::role_service_client::RoleServiceClient<InterceptedService<Channel, BearerToken>>;
+type Client = pb::role_service_client::RoleServiceClient<PeerChannel>;
 
 type Key = (i64, String, Scope);
 
@@ -198,25 +198,16 @@ impl fmt::Debug for PermissionChecker {
 }
 
 impl PermissionChecker {
-    /// A checker asking the role service at `endpoint` (e.g. `http://roles:50051`)
-    /// with `service_token` (from `TokenKeys::issue_service`). Connects lazily and
-    /// starts following the event stream in the background; call it inside a Tokio
-    /// runtime.
-    pub fn new(
-        endpoint: &str,
-        service_token: &str,
-        settings: CheckerSettings,
-    ) -> Result<Self, Error> {
+    /// A checker asking the role service over `channel` (from
+    /// `ServiceContext::peer_channel`, or a test's own). Starts following the
+    /// event stream in the background; call it inside a Tokio runtime.
+    pub fn new(channel: PeerChannel, settings: CheckerSettings) -> Result<Self, Error> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::internal(
                 "PermissionChecker::new needs a Tokio runtime",
             ));
         }
-        let channel = crate::client::lazy_channel(endpoint, "endpoints.roles")?;
-        let client = pb::role_service_client::RoleServiceClient::with_interceptor(
-            channel,
-            BearerToken::new(service_token)?,
-        );
+        let client = pb::role_service_client::RoleServiceClient::new(channel);
         let (seen, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared {
             cache: Mutex::new(Cache::default()),
@@ -400,6 +391,12 @@ async fn follow_events(mut client: Client, shared: Arc<Shared>) {
                             }
                         }
                         Ok(None) => break,
+                        Err(status) if crate::events::ended_by_drain(&status) => {
+                            tracing::info!(
+                                "role event stream ended by its server's drain; reconnecting"
+                            );
+                            break;
+                        }
                         Err(status) => {
                             tracing::warn!(error = %status, "role event stream broke; reconnecting");
                             break;

@@ -11,6 +11,8 @@ use std::{collections::HashMap, hash::Hash, sync::Mutex};
 pub struct Cache<K, V> {
     inner: Mutex<Inner<K, V>>,
     capacity: usize,
+    /// Its `cache` label in the hit/miss metric.
+    name: &'static str,
 }
 
 struct Inner<K, V> {
@@ -21,13 +23,14 @@ struct Inner<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// Holds at most `capacity` entries; when full, an arbitrary tenth of them
     /// makes room (cheap, and hot entries that leave come back on their next read).
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(name: &'static str, capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 epoch: 0,
             }),
             capacity,
+            name,
         }
     }
 
@@ -39,7 +42,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
-        self.lock().entries.get(key).cloned()
+        let found = self.lock().entries.get(key).cloned();
+        crate::metrics::cache_lookup(self.name, found.is_some());
+        found
     }
 
     /// Note this before loading a value, and pass it to [`Cache::insert`].
@@ -86,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_load_that_raced_an_invalidation_is_not_cached() {
-        let cache = Cache::new(10);
+        let cache = Cache::new("test", 10);
         let epoch = cache.epoch();
         cache.invalidate(&1);
         cache.insert(1, "stale", epoch);
@@ -100,7 +105,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_makes_room_and_keeps_the_newest() {
-        let cache = Cache::new(20);
+        let cache = Cache::new("test", 20);
         for key in 0..21 {
             let epoch = cache.epoch();
             cache.insert(key, key, epoch);

@@ -1,11 +1,29 @@
-//! Database connections (SQLite and PostgreSQL through sea-orm) and migrations.
+//! Database connections (SQLite and PostgreSQL through sea-orm), migrations,
+//! write transactions, and pruning of event logs.
 
 use std::{path::Path, time::Duration};
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait, sea_query::IntoCondition,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::error::Error;
+
+/// How long a connection attempt may take, and how long a call waits for a
+/// pooled connection unless told otherwise ([`connect_with`]).
+const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an SQLite statement waits for another connection's write lock
+/// before it fails with SQLITE_BUSY. Write transactions take the lock at their
+/// start ([`begin_write`]), so this is a queue, not a retry.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Rows one statement of [`prune_log`] deletes at most: a long delete would
+/// hold SQLite's write lock (and PostgreSQL's row locks) for its whole run.
+const PRUNE_BATCH: u64 = 5000;
 
 /// The embedded default for a service: `<data_dir>/<service>.db`, created on demand.
 pub fn default_sqlite_url(data_dir: &Path, service: &str) -> String {
@@ -17,10 +35,20 @@ pub fn default_sqlite_url(data_dir: &Path, service: &str) -> String {
 
 /// Connects, creating the SQLite file's directory when needed.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+    connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// Connects; a call waits at most `acquire_timeout` for a connection, then
+/// fails UNAVAILABLE (keep it under the request deadline, so a lost database
+/// answers UNAVAILABLE rather than DEADLINE_EXCEEDED).
+pub async fn connect_with(
+    url: &str,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, Error> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false);
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or_default();
@@ -32,6 +60,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         }
         // SQLite takes one writer at a time; a small pool avoids busy waits.
         options.max_connections(4).min_connections(1);
+        // Write-ahead logging: readers never wait for the writer, nor it for
+        // them. The mode is stored in the file; setting it again is a no-op.
+        options.map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
     } else {
         options
             .max_connections(32)
@@ -57,15 +92,116 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     )
 }
 
+/// A transaction for a change: what every write transaction of every service
+/// starts with.
+///
+/// * SQLite: `BEGIN IMMEDIATE`, which takes the database's write lock at once,
+///   waiting for it (up to the busy timeout) while another writer holds it. A
+///   plain (deferred) transaction that read first and wrote later would instead
+///   fail with SQLITE_BUSY when another writer committed in between: its
+///   snapshot can no longer become a write.
+/// * PostgreSQL: an ordinary transaction; row locks, unique constraints and
+///   the outbox's advisory lock ([`lock_outbox`]) order concurrent writers.
+///
+/// Returns the driver's error, so `?` works in functions returning either
+/// [`Error`] or `DbErr`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
 /// Serialises outbox appends on PostgreSQL with a transaction-scoped advisory
 /// lock (`key` per outbox), taken right before the append: sequence numbers then
 /// become visible in commit order, so a reader following the sequence never
 /// skips an event that commits late. SQLite has a single writer already.
 pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
-    use sea_orm::ConnectionTrait;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
             .await?;
     }
     Ok(())
+}
+
+/// The oldest sequence number of an event log (`seq` is its primary key);
+/// `None` when it is empty.
+pub async fn oldest_seq<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    seq: E::Column,
+) -> Result<Option<i64>, DbErr> {
+    E::find()
+        .select_only()
+        .column(seq)
+        .order_by_asc(seq)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await
+}
+
+/// Deletes the oldest events of an event log whose primary key is `seq`:
+/// those before the first event matching `recent` (e.g. "occurred after the
+/// retention's cutoff") and not among the newest `keep` (at least one is always
+/// kept, so a sequence never restarts). Deletes a prefix, never an event between
+/// two kept ones, so the log stays contiguous from its oldest kept event. Returns
+/// how many events were deleted.
+pub async fn prune_log<E: EntityTrait>(
+    db: &DatabaseConnection,
+    seq: E::Column,
+    recent: impl IntoCondition,
+    keep: u64,
+) -> Result<u64, DbErr> {
+    let newest_kept_by_count = E::find()
+        .select_only()
+        .column(seq)
+        .order_by_desc(seq)
+        .offset(keep.max(1) - 1)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    let Some(newest_kept_by_count) = newest_kept_by_count else {
+        return Ok(0);
+    };
+    // Walks the primary key from the oldest event: as far as the events to prune.
+    let first_recent = E::find()
+        .select_only()
+        .column(seq)
+        .filter(recent)
+        .order_by_asc(seq)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    let keep_from = first_recent.map_or(newest_kept_by_count, |first| {
+        first.min(newest_kept_by_count)
+    });
+    let mut deleted = 0;
+    loop {
+        let batch_last = E::find()
+            .select_only()
+            .column(seq)
+            .filter(seq.lt(keep_from))
+            .order_by_asc(seq)
+            .offset(PRUNE_BATCH - 1)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(db)
+            .await?;
+        let below = batch_last.map_or(keep_from, |last| last + 1);
+        deleted += E::delete_many()
+            .filter(seq.lt(below))
+            .exec(db)
+            .await?
+            .rows_affected;
+        if batch_last.is_none() {
+            return Ok(deleted);
+        }
+    }
 }

@@ -22,8 +22,12 @@ pub enum ErrorKind {
     AlreadyExists,
     Aborted,
     FailedPrecondition,
+    /// A position past what is kept (e.g. an event cursor older than the retention).
+    OutOfRange,
     PermissionDenied,
     Unauthenticated,
+    ResourceExhausted,
+    DeadlineExceeded,
     Unavailable,
     Internal,
 }
@@ -52,6 +56,8 @@ pub struct Error {
     pub reason: &'static str,
     pub message: String,
     pub violations: Vec<FieldViolation>,
+    /// When the caller may try again (a `google.rpc.RetryInfo` detail).
+    pub retry_after: Option<std::time::Duration>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -62,7 +68,20 @@ impl Error {
             reason,
             message: message.into(),
             violations: Vec::new(),
+            retry_after: None,
             source: None,
+        }
+    }
+
+    /// Too many attempts; `retry_after` says when the next one may succeed.
+    pub fn rate_limited(
+        reason: &'static str,
+        message: impl Into<String>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(ErrorKind::ResourceExhausted, reason, message)
         }
     }
 
@@ -131,16 +150,49 @@ impl std::error::Error for Error {
     }
 }
 
+/// Whether a database error says the database could not be reached (or
+/// dropped the connection, or is shutting down) rather than that the statement
+/// was wrong: the call may be retried as it is.
+fn is_transient(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08…), the server shutting down or
+            // starting (57P01–57P03), too many connections (53300). SQLite: busy
+            // and locked (5, 6 and their extended codes).
+            code.starts_with("08")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+                || matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))
+        }),
+        _ => false,
+    }
+}
+
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
-        match err {
-            sea_orm::DbErr::ConnectionAcquire(_) => Self::new(
+        if is_transient(&err) {
+            Self::new(
                 ErrorKind::Unavailable,
                 "UNAVAILABLE",
-                "the database is not reachable",
+                "the database could not be reached; retry the call",
             )
-            .with_source(err),
-            other => Self::internal(other),
+            .with_source(err)
+        } else {
+            Self::internal(err)
         }
     }
 }
@@ -153,13 +205,24 @@ impl From<Error> for Status {
             ErrorKind::AlreadyExists => Code::AlreadyExists,
             ErrorKind::Aborted => Code::Aborted,
             ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+            ErrorKind::OutOfRange => Code::OutOfRange,
             ErrorKind::PermissionDenied => Code::PermissionDenied,
             ErrorKind::Unauthenticated => Code::Unauthenticated,
+            ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+            ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
             ErrorKind::Unavailable => Code::Unavailable,
             ErrorKind::Internal => Code::Internal,
         };
-        if matches!(err.kind, ErrorKind::Internal | ErrorKind::Unavailable) {
-            tracing::error!(error = %err, "request failed");
+        // Server faults are logged where they surface, with their cause; a
+        // dependency out of reach is worth a warning; a draining server's
+        // "reconnect" is routine.
+        match (err.kind, err.reason) {
+            (ErrorKind::Internal, _) => tracing::error!(error = %err, "request failed"),
+            (ErrorKind::Unavailable, "SHUTTING_DOWN") => {
+                tracing::debug!(error = %err, "stream ended by the drain");
+            }
+            (ErrorKind::Unavailable, _) => tracing::warn!(error = %err, "request failed"),
+            _ => {}
         }
         let mut details = ErrorDetails::with_error_info(
             err.reason,
@@ -168,6 +231,9 @@ impl From<Error> for Status {
         );
         for violation in &err.violations {
             details.add_bad_request_violation(&violation.field, &violation.description);
+        }
+        if let Some(retry_after) = err.retry_after {
+            details.set_retry_info(Some(retry_after));
         }
         Status::with_error_details(code, err.message, details)
     }
@@ -193,6 +259,21 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(violations.len(), 1);
         assert_eq!(violations[0].field, "display_name");
+    }
+
+    #[test]
+    fn rate_limits_carry_a_retry_hint() {
+        let status = Status::from(Error::rate_limited(
+            "LOGIN_RATE_LIMITED",
+            "too many failed logins",
+            std::time::Duration::from_secs(30),
+        ));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let details = status.get_error_details();
+        assert_eq!(
+            details.retry_info().and_then(|r| r.retry_delay),
+            Some(std::time::Duration::from_secs(30))
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! identity, the error type and its gRPC mapping, paging cursors, and the gRPC
 //! server with health, reflection and the shared tower stack.
 
+pub mod admin;
 pub mod auth;
 pub mod authz;
 pub mod cache;
@@ -13,9 +14,14 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod keys;
+pub mod lifecycle;
+pub mod metrics;
 pub mod paging;
 pub mod server;
+pub mod service;
 pub mod session;
+pub mod tasks;
 pub mod telemetry;
 
 pub use auth::{Actor, TokenKeys};

@@ -16,19 +16,28 @@ use tonic::{
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{
-    auth::{AuthLayer, PublicMethods, SessionCheck, TokenKeys},
+    admin::Readiness,
+    auth::{AuthLayer, MethodSet, SessionCheck, TokenKeys},
+    config::TlsSettings,
     error::Error,
+    lifecycle::{DeadlineLayer, DrainLayer},
+    metrics::GrpcMetricsLayer,
     telemetry,
 };
+use tokio_util::sync::CancellationToken;
 
 /// Collects services, then serves them on one listener.
 pub struct ServerBuilder {
     routes: RoutesBuilder,
     service_names: Vec<&'static str>,
     public_methods: Vec<String>,
+    service_methods: Vec<String>,
     keys: Arc<TokenKeys>,
     session_check: Option<Arc<dyn SessionCheck>>,
     request_timeout: Duration,
+    drain_deadline: Duration,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    readiness: Readiness,
 }
 
 impl ServerBuilder {
@@ -37,12 +46,47 @@ impl ServerBuilder {
             routes: RoutesBuilder::default(),
             service_names: Vec::new(),
             public_methods: Vec::new(),
+            service_methods: Vec::new(),
             keys,
             session_check: None,
             request_timeout,
+            drain_deadline: Duration::from_secs(20),
+            tls: None,
+            readiness: Readiness::default(),
         };
         builder.add_service(DiagnosticsServiceServer::new(Diagnostics));
+        builder.service_method("/roster.v1.DiagnosticsService/Ping");
         builder
+    }
+
+    /// Serves TLS (mutual TLS when `tls.client_ca_file` is set) when a
+    /// certificate is configured.
+    pub fn tls(&mut self, tls: &TlsSettings) -> Result<&mut Self, Error> {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) else {
+            if tls.cert_file.is_some() || tls.key_file.is_some() {
+                return Err(Error::invalid_field(
+                    "tls.cert_file",
+                    "cert_file and key_file go together",
+                ));
+            }
+            return Ok(self);
+        };
+        crate::client::install_tls_provider();
+        let read = |path: &std::path::Path, field: &str| {
+            std::fs::read(path).map_err(|err| {
+                Error::invalid_field(field, format!("reading {}: {err}", path.display()))
+            })
+        };
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+            read(cert, "tls.cert_file")?,
+            read(key, "tls.key_file")?,
+        ));
+        if let Some(ca) = &tls.client_ca_file {
+            config = config.client_ca_root(Certificate::from_pem(read(ca, "tls.client_ca_file")?));
+        }
+        self.tls = Some(config);
+        Ok(self)
     }
 
     /// Registers a tonic service; it is reported SERVING by health and listed by reflection.
@@ -70,13 +114,36 @@ impl ServerBuilder {
         self
     }
 
+    /// Lets services (service tokens) call a method (full path); they are
+    /// refused every other one.
+    pub fn service_method(&mut self, path: &str) -> &mut Self {
+        self.service_methods.push(path.to_owned());
+        self
+    }
+
+    /// The readiness the admin port's `/readyz` reports: set while this server
+    /// serves, cleared when it starts to drain.
+    pub fn readiness(&mut self, readiness: Readiness) -> &mut Self {
+        self.readiness = readiness;
+        self
+    }
+
+    /// How long a shutdown waits for unary calls to finish before it stops anyway.
+    pub fn drain_deadline(&mut self, deadline: Duration) -> &mut Self {
+        self.drain_deadline = deadline;
+        self
+    }
+
     /// Extra validation of verified sessions (e.g. token revocation).
     pub fn session_check(&mut self, check: Arc<dyn SessionCheck>) -> &mut Self {
         self.session_check = Some(check);
         self
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight calls.
+    /// Serves until `shutdown` resolves, then drains: health turns NOT_SERVING
+    /// (readiness probes stop sending traffic), open server streams end with
+    /// UNAVAILABLE / SHUTTING_DOWN, no new call is accepted, and calls in flight
+    /// finish — for at most the drain deadline.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -106,9 +173,11 @@ impl ServerBuilder {
         routes.add_service(reflection().build_v1alpha().map_err(Error::internal)?);
         let routes: Routes = routes.routes();
 
+        let drain = CancellationToken::new();
         let auth = AuthLayer::new(
             self.keys,
-            PublicMethods::new(self.public_methods),
+            MethodSet::new(self.public_methods),
+            MethodSet::new(self.service_methods),
             self.session_check,
         );
         let stack = tower::ServiceBuilder::new()
@@ -123,15 +192,50 @@ impl ServerBuilder {
                         tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
                     ),
             )
+            .layer(GrpcMetricsLayer)
+            .layer(DrainLayer::new(drain.clone()))
+            .layer(DeadlineLayer::new(self.request_timeout))
             .layer(auth);
 
-        tonic::transport::Server::builder()
-            .timeout(self.request_timeout)
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls {
+            server = server.tls_config(tls).map_err(Error::internal)?;
+        }
+        let names = self.service_names;
+        let draining = drain.clone();
+        let readiness = self.readiness;
+        readiness.set(true);
+        let signal = async move {
+            shutdown.await;
+            readiness.set(false);
+            health_reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            for name in names {
+                health_reporter
+                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
+            draining.cancel();
+        };
+        let serving = server
             .layer(stack)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming_without_delay(listener), shutdown)
-            .await
-            .map_err(Error::internal)
+            .serve_with_incoming_shutdown(incoming_without_delay(listener), signal);
+        let deadline = self.drain_deadline;
+        tokio::select! {
+            result = serving => result.map_err(Error::internal),
+            () = async {
+                drain.cancelled().await;
+                tokio::time::sleep(deadline).await;
+            } => {
+                tracing::warn!(
+                    deadline_ms = deadline.as_millis() as u64,
+                    "calls still open at the drain deadline; stopping without them"
+                );
+                Ok(())
+            }
+        }
     }
 }
 
@@ -152,27 +256,66 @@ fn incoming_without_delay(
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+/// Resolves on the first SIGINT or SIGTERM; a second one ends the process at
+/// once (exit code 130), without waiting for the drain. The handlers are
+/// installed when this is called, not when the future is first polled: call it
+/// before announcing that the server is up, so an early signal is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
+    let mut signals = Signals::install();
+    async move {
+        signals.next().await;
+        tracing::info!("shutdown requested; draining (a second signal stops at once)");
+        tokio::spawn(async move {
+            signals.next().await;
+            tracing::warn!("second shutdown signal; stopping now");
+            std::process::exit(130);
+        });
     }
-    tracing::info!("shutdown requested; draining in-flight calls");
+}
+
+/// SIGINT and SIGTERM, listened to from the moment this is made.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.interrupt) => {},
+                () = recv(&mut self.terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 struct Diagnostics;

@@ -5,34 +5,31 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use roster_proto::v1::{self as pb, user_service_client::UserServiceClient};
-use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    auth::{Actor, BearerToken, SessionCheck, session_refused},
+    auth::{Actor, SessionCheck, session_refused},
     cache::Cache,
-    client::lazy_channel,
+    client::PeerChannel,
     error::{Error, ErrorKind},
 };
 
 const CACHED_SESSIONS: usize = 100_000;
 
 pub struct RemoteSessionCheck {
-    client: UserServiceClient<InterceptedService<Channel, BearerToken>>,
+    client: UserServiceClient<PeerChannel>,
     /// (user id, generation) → valid until.
     valid: Cache<(i64, i64), Instant>,
     ttl: Duration,
 }
 
 impl RemoteSessionCheck {
-    pub fn new(users_endpoint: &str, service_token: &str, ttl: Duration) -> Result<Self, Error> {
-        Ok(Self {
-            client: UserServiceClient::with_interceptor(
-                lazy_channel(users_endpoint, "endpoints.users")?,
-                BearerToken::new(service_token)?,
-            ),
-            valid: Cache::new(CACHED_SESSIONS),
+    /// Asks the user service over `channel`, trusting a valid answer for `ttl`.
+    pub fn new(channel: PeerChannel, ttl: Duration) -> Self {
+        Self {
+            client: UserServiceClient::new(channel),
+            valid: Cache::new("sessions", CACHED_SESSIONS),
             ttl,
-        })
+        }
     }
 }
 

@@ -22,6 +22,18 @@ pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
 }
 
+impl TelemetryGuard {
+    /// Exports the spans ended so far now, rather than with the next batch.
+    /// Blocks until the collector has answered: call it off the async worker
+    /// threads (e.g. in `spawn_blocking`).
+    pub fn flush(&self) -> Result<(), Error> {
+        match &self.provider {
+            Some(provider) => provider.force_flush().map_err(Error::internal),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take()

@@ -2,30 +2,29 @@
 //! catalogue, built-in and custom roles, grants of a role to a user in a scope
 //! (network, channel, community), permission checks, and the role event stream.
 //!
-//! Layers: [`grpc`] (tonic handlers), [`domain`] (catalogue, default matrix,
-//! rules), [`store`] (sea-orm tables). The `roster` binary and the tests start the
-//! service the same way:
-//!
-//! ```ignore
-//! let db = roster_roles::connect(&settings, &common).await?;       // migrates when auto_migrate
-//! let service = roster_roles::service(db, &common);
-//! roster_roles::serve(listener, shutdown, service, keys, &common).await?;
-//! ```
-//! or `build` for the first two steps, and `bootstrap_global_admin` to make the
-//! first administrator.
+//! Rooms (see the README's Layout): [`grpc`] (transport) and [`store`]
+//! (sea-orm) depend on [`domain`] (the rules, and the ports the store
+//! implements); this file joins them. The service calls no other service, so
+//! it has no peers. The `roster` binary, the tests and the benchmarks start it
+//! as every service: [`RoleService::start`] from a `ServiceContext`, then
+//! `register` on a server.
 
 pub mod domain;
 pub mod grpc;
 mod settings;
 pub mod store;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use roster_kit::{Result, TokenKeys, config::CommonSettings, server::ServerBuilder};
+use roster_kit::{
+    Result,
+    config::CommonSettings,
+    server::ServerBuilder,
+    service::{RosterService, ServiceContext},
+};
 use roster_migrations::RolesMigrator;
 use roster_proto::v1::role_service_server::RoleServiceServer;
 use sea_orm::DatabaseConnection;
-use tokio::net::TcpListener;
 
 pub use domain::{
     Clock, Roles, SystemClock,
@@ -34,72 +33,83 @@ pub use domain::{
 };
 pub use grpc::RoleApi;
 pub use settings::RolesSettings;
+pub use store::Store;
 
-/// The tonic service to add to a `ServerBuilder`.
-pub type RoleServer = RoleServiceServer<RoleApi>;
+/// Calls Roster's other services make (with service tokens).
+pub const SERVICE_METHODS: &[&str] = &[
+    "/roster.v1.RoleService/CheckPermission",
+    "/roster.v1.RoleService/BatchCheckPermissions",
+    "/roster.v1.RoleService/WatchRoleEvents",
+    "/roster.v1.RoleService/ListUserRoles",
+    "/roster.v1.RoleService/RevokeUserGrants",
+];
+
+/// The running role service.
+pub struct RoleService {
+    server: RoleServiceServer<RoleApi>,
+}
+
+impl RosterService for RoleService {
+    const NAME: &'static str = "roles";
+    type Settings = RolesSettings;
+
+    async fn start(ctx: &ServiceContext, settings: &RolesSettings) -> Result<Self> {
+        Self::start_with_clock(ctx, settings, Arc::new(SystemClock)).await
+    }
+
+    fn register(&self, server: &mut ServerBuilder) {
+        server.add_service(self.server.clone());
+        for method in SERVICE_METHODS {
+            server.service_method(method);
+        }
+    }
+}
+
+impl RoleService {
+    /// [`RoleService::start`] on an injected clock (tests make grant expiry
+    /// checkable without waiting).
+    pub async fn start_with_clock(
+        ctx: &ServiceContext,
+        settings: &RolesSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let db = ctx
+            .database::<RolesMigrator>(Self::NAME, &settings.database_url(&ctx.common.data_dir))
+            .await?;
+        let poll_interval = ctx.poll_interval();
+        let store = Arc::new(Store::new(db));
+        ctx.keep(roster_kit::events::prune_outbox(
+            Self::NAME,
+            store.clone(),
+            &ctx.common.outbox,
+        ));
+        let roles = Roles::new(store, clock, poll_interval);
+        Ok(Self {
+            server: RoleServiceServer::new(RoleApi::new(Arc::new(roles), poll_interval)),
+        })
+    }
+}
 
 /// Connects to the role database (`roles.database_url`, or `<data_dir>/roles.db`)
-/// and applies pending migrations when `common.auto_migrate` is set.
+/// and applies pending migrations when `common.auto_migrate` is set: for
+/// commands that work on the tables without serving (`roster grant-global-admin`).
 pub async fn connect(
     settings: &RolesSettings,
     common: &CommonSettings,
 ) -> Result<DatabaseConnection> {
     let db = roster_kit::db::connect(&settings.database_url(&common.data_dir)).await?;
     if common.auto_migrate {
-        migrate(&db).await?;
+        roster_kit::db::migrate::<RolesMigrator>(&db).await?;
     }
     Ok(db)
 }
 
-/// Applies the role service's pending migrations (`roster migrate`).
-pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    roster_kit::db::migrate::<RolesMigrator>(db).await
-}
-
-/// The service over an open (migrated) database, on the wall clock.
-pub fn service(db: DatabaseConnection, common: &CommonSettings) -> RoleServer {
-    service_with_clock(db, common, Arc::new(SystemClock))
-}
-
-/// The service with an injected clock (tests make grant expiry checkable without
-/// waiting). Call inside a Tokio runtime: it starts the cache's change follower.
-pub fn service_with_clock(
-    db: DatabaseConnection,
-    common: &CommonSettings,
-    clock: Arc<dyn Clock>,
-) -> RoleServer {
-    let roles = Roles::new(store::Store::new(db), clock);
-    let poll_interval = Duration::from_millis(common.event_poll_interval_ms.max(1));
-    roles.follow_remote_changes(poll_interval);
-    RoleServiceServer::new(RoleApi::new(roles, poll_interval))
-}
-
-/// [`connect`] then [`service`].
-pub async fn build(settings: &RolesSettings, common: &CommonSettings) -> Result<RoleServer> {
-    let db = connect(settings, common).await?;
-    Ok(service(db, common))
-}
-
-/// Serves the role service alone on `listener` until `shutdown` resolves. To run
-/// it next to other services, add the [`RoleServer`] to one `ServerBuilder` instead.
-pub async fn serve(
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send,
-    service: RoleServer,
-    keys: Arc<TokenKeys>,
-    common: &CommonSettings,
-) -> Result<()> {
-    let mut builder = ServerBuilder::new(keys, Duration::from_millis(common.request_timeout_ms));
-    builder.add_service(service);
-    builder.serve(listener, shutdown).await
-}
-
 /// Grants `global-admin` network-wide to `user_id` (which the API refuses): how the
-/// operator makes the first administrator, e.g. `roster roles bootstrap-admin <id>`.
+/// operator makes the first administrator (`roster grant-global-admin <id>`).
 /// Idempotent; emits a ROLE_GRANTED event. Returns whether the grant was new.
 pub async fn bootstrap_global_admin(db: &DatabaseConnection, user_id: i64) -> Result<bool> {
-    let store = store::Store::new(db.clone());
-    Ok(domain::bootstrap_global_admin(&store, user_id)
+    let store = Store::new(db.clone());
+    Ok(domain::grants::bootstrap_global_admin(&store, user_id)
         .await?
         .created)
 }

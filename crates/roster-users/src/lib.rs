@@ -1,34 +1,49 @@
 //! The Roster user service (`roster.v1.UserService`): profiles, presence,
 //! search, login and session tokens, and the user event stream.
 //!
-//! Layers: [`grpc`] (transport) → [`domain`] (rules) → [`store`] (sea-orm).
+//! Rooms (README "Layout"): [`grpc`] (transport) and [`store`] (sea-orm) and
+//! [`peers`] (the other services) depend on [`domain`] (rules, and the ports
+//! the others implement); this file joins them.
 
-pub mod clients;
 pub mod domain;
 pub mod grpc;
-pub mod role_sync;
-mod session;
+pub mod peers;
 pub mod settings;
 pub mod store;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use roster_kit::{
-    Error, TokenKeys, authz::PermissionChecker, config::CommonSettings, db, server::ServerBuilder,
+    Error,
+    server::ServerBuilder,
+    service::{Peer, RosterService, ServiceContext},
 };
 use roster_migrations::UsersMigrator;
 use roster_proto::v1::user_service_server::UserServiceServer;
-use tokio::net::TcpListener;
 
-pub use clients::{FileLookup, RoleClient, role_client};
 pub use domain::Directory;
-pub use role_sync::RoleSync;
-pub use session::UserSessionCheck;
+pub use peers::{ModerationSync, RoleSync};
 pub use settings::UsersSettings;
 pub use store::UserStore;
 
 /// Calls that need no token.
-pub const PUBLIC_METHODS: &[&str] = &["/roster.v1.UserService/Login"];
+pub const PUBLIC_METHODS: &[&str] = &[
+    "/roster.v1.UserService/Login",
+    "/roster.v1.UserService/GetJwks",
+];
+
+/// Calls Roster's other services make (with service tokens).
+pub const SERVICE_METHODS: &[&str] = &[
+    "/roster.v1.UserService/CheckSession",
+    "/roster.v1.UserService/GetUser",
+    "/roster.v1.UserService/BatchGetUsers",
+    "/roster.v1.UserService/WatchUserEvents",
+    "/roster.v1.UserService/TombstoneUser",
+];
+
+/// How long the followers of the role and moderation streams wait before
+/// reconnecting a broken stream.
+const PEER_STREAM_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// A ready user service: its directory and the store behind it.
 pub struct UserService {
@@ -36,24 +51,12 @@ pub struct UserService {
     pub store: UserStore,
     /// Keeps `User.roles` in step with the role service.
     pub role_sync: RoleSync,
+    /// Keeps bans and flag counts in step with the moderation service.
+    pub moderation_sync: ModerationSync,
     /// Invalidates cached users that other replicas change.
     cache_follower: tokio::task::AbortHandle,
-    files: FileLookup,
     file_url_base: String,
     poll_interval: Duration,
-}
-
-/// What the user service needs from the other services.
-pub struct Peers {
-    /// Permission checks against the role service.
-    pub permissions: PermissionChecker,
-    /// The file service, for avatar files.
-    pub files: FileLookup,
-    /// The role service's event stream, for users' network roles.
-    pub roles: RoleClient,
-    /// The file service's URL base (`files.url_base`): a file avatar's display
-    /// picture is `<base>/<file_id>`, the URL the file service gives that file.
-    pub file_url_base: String,
 }
 
 impl Drop for UserService {
@@ -62,69 +65,99 @@ impl Drop for UserService {
     }
 }
 
-impl UserService {
-    /// Connects to the database (migrating it when `auto_migrate` is on).
-    pub async fn start(
-        settings: &UsersSettings,
-        common: &CommonSettings,
-        keys: Arc<TokenKeys>,
-        peers: Peers,
-    ) -> Result<Self, Error> {
-        let connection = db::connect(&settings.database_url(&common.data_dir)).await?;
-        if common.auto_migrate {
-            db::migrate::<UsersMigrator>(&connection).await?;
+impl RosterService for UserService {
+    const NAME: &'static str = "users";
+    type Settings = UsersSettings;
+
+    async fn start(ctx: &ServiceContext, settings: &UsersSettings) -> Result<Self, Error> {
+        let common = &ctx.common;
+        let login = settings.login_policy()?;
+        if login.dev_logins {
+            tracing::warn!(
+                "users.dev_logins is on: any user name without a role logs in without a credential; never in production"
+            );
+        } else if login.login_secret.is_none() {
+            tracing::info!(
+                "users.login_secret is not set: native logins are refused; sessions come from IssueUserToken"
+            );
         }
-        let store = UserStore::new(connection);
+        let connection = ctx
+            .database::<UsersMigrator>(Self::NAME, &settings.database_url(&common.data_dir))
+            .await?;
+        let collation = Arc::new(settings.collation()?);
+        let store = UserStore::new(connection, collation.clone());
+        let rekeyed = store.rekey().await?;
+        if rekeyed != store::RekeyReport::default() {
+            tracing::info!(
+                locale = collation.locale(),
+                rekeyed = rekeyed.rekeyed,
+                named = rekeyed.named,
+                twins = rekeyed.twins,
+                "display names re-keyed for the collation in force"
+            );
+        }
+        let repository = Arc::new(store.clone());
         let directory = Directory::new(
-            store.clone(),
-            keys,
-            settings.clone(),
+            repository.clone(),
+            ctx.keys.clone(),
+            login,
             Duration::from_secs(common.auth.user_token_ttl_secs),
+            collation,
             domain::Collaborators {
-                permissions: peers.permissions,
-                avatar_files: Arc::new(peers.files.clone()),
+                permissions: ctx.permission_checker(Self::NAME)?,
+                avatar_files: Arc::new(peers::FileLookup::new(
+                    ctx.peer_channel(Peer::Files, Self::NAME)?,
+                )),
+                role_grants: Arc::new(peers::RoleLookup::new(
+                    ctx.peer_channel(Peer::Roles, Self::NAME)?,
+                )),
+                clock: Arc::new(domain::ports::SystemClock),
             },
-        )?;
-        let role_sync = RoleSync::start(store.clone(), peers.roles, Duration::from_secs(1));
-        let poll_interval = Duration::from_millis(common.event_poll_interval_ms);
+        );
+        let role_sync = RoleSync::start(
+            repository.clone(),
+            ctx.peer_channel(Peer::Roles, Self::NAME)?,
+            PEER_STREAM_RECONNECT_DELAY,
+        );
+        let moderation_sync = ModerationSync::start(
+            repository,
+            Arc::new(domain::ports::SystemClock),
+            ctx.peer_channel(Peer::Moderation, Self::NAME)?,
+            PEER_STREAM_RECONNECT_DELAY,
+        );
+        let poll_interval = ctx.poll_interval();
         let cache_follower = store.follow_remote_changes(poll_interval).await?;
+        ctx.keep(roster_kit::events::prune_outbox(
+            Self::NAME,
+            Arc::new(store.clone()),
+            &common.outbox,
+        ));
         Ok(Self {
             directory: Arc::new(directory),
             store,
             role_sync,
+            moderation_sync,
             cache_follower,
-            files: peers.files,
-            file_url_base: peers.file_url_base,
+            file_url_base: common.file_url_base(),
             poll_interval,
         })
     }
 
-    /// Adds the service, its public methods and its session check to a server.
-    pub fn register(&self, server: &mut ServerBuilder) {
+    fn register(&self, server: &mut ServerBuilder) {
         server.add_service(UserServiceServer::new(grpc::UserApi::new(
             self.directory.clone(),
-            self.files.clone(),
             &self.file_url_base,
             self.poll_interval,
         )));
         for method in PUBLIC_METHODS {
             server.public_method(method);
         }
-        server.session_check(Arc::new(UserSessionCheck::new(self.store.clone())));
+        for method in SERVICE_METHODS {
+            server.service_method(method);
+        }
+        server.session_check(Arc::new(domain::UserSessionCheck::new(
+            Arc::new(self.store.clone()),
+            Arc::new(domain::ports::SystemClock),
+        )));
     }
-}
-
-/// Runs the user service alone on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send,
-    settings: &UsersSettings,
-    common: &CommonSettings,
-    keys: Arc<TokenKeys>,
-    peers: Peers,
-) -> Result<(), Error> {
-    let service = UserService::start(settings, common, keys.clone(), peers).await?;
-    let mut server = ServerBuilder::new(keys, Duration::from_millis(common.request_timeout_ms));
-    service.register(&mut server);
-    server.serve(listener, shutdown).await
 }

@@ -3,13 +3,17 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_files;
+mod m20261201_000001_add_file_visibility;
 
 pub struct FilesMigrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for FilesMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_create_files::Migration)]
+        vec![
+            Box::new(m20261122_000001_create_files::Migration),
+            Box::new(m20261201_000001_add_file_visibility::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -4,6 +4,9 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_users;
 mod m20261122_000002_network_roles;
+mod m20261201_000003_guest_secrets;
+mod m20261201_000004_moderation_state;
+mod m20261215_000005_collation_keys;
 
 pub struct UsersMigrator;
 
@@ -13,6 +16,9 @@ impl MigratorTrait for UsersMigrator {
         vec![
             Box::new(m20261122_000001_create_users::Migration),
             Box::new(m20261122_000002_network_roles::Migration),
+            Box::new(m20261201_000003_guest_secrets::Migration),
+            Box::new(m20261201_000004_moderation_state::Migration),
+            Box::new(m20261215_000005_collation_keys::Migration),
         ]
     }
 

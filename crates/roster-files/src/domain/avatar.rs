@@ -225,6 +225,84 @@ mod tests {
         }
     }
 
+    const SMALL: AvatarLimits = AvatarLimits {
+        max_width: 64,
+        max_height: 64,
+    };
+    const FORMATS: [ImageFormat; 4] = [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::Gif,
+        ImageFormat::WebP,
+    ];
+
+    /// A small valid image of each accepted format.
+    fn samples() -> Vec<(ImageFormat, Vec<u8>)> {
+        let source = DynamicImage::ImageRgba8(image::RgbaImage::from_fn(12, 9, |x, y| {
+            image::Rgba([(x * 20) as u8, (y * 25) as u8, 7, 255])
+        }));
+        FORMATS
+            .iter()
+            .map(|&format| {
+                let bytes = encode(&source, format, Variant::Original)
+                    .unwrap_or_else(|e| panic!("{format:?}: {e}"))
+                    .bytes
+                    .to_vec();
+                (format, bytes)
+            })
+            .collect()
+    }
+
+    fn typed_refusal(result: Result<Vec<Rendition>>) -> std::result::Result<(), String> {
+        match result {
+            Ok(renditions) if renditions.len() == 1 + VARIANT_SIZES.len() => Ok(()),
+            Ok(renditions) => Err(format!("{} renditions", renditions.len())),
+            Err(err) if ["IMAGE_INVALID", "IMAGE_TOO_LARGE"].contains(&err.reason) => Ok(()),
+            Err(err) => Err(format!("untyped refusal: {err}")),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn arbitrary_bytes_are_refused_with_a_typed_error(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            format in proptest::sample::select(FORMATS.to_vec()),
+        ) {
+            proptest::prop_assert_eq!(typed_refusal(process(&bytes, format, SMALL)), Ok(()));
+        }
+
+        #[test]
+        fn damaged_images_are_refused_with_a_typed_error_or_re_encoded(
+            sample in proptest::sample::select(samples()),
+            damage in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 1..8),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let (format, mut bytes) = sample;
+            for (at, value) in damage {
+                let at = at.index(bytes.len());
+                bytes[at] = value;
+            }
+            let keep = cut.index(bytes.len() + 1).max(bytes.len() / 2);
+            bytes.truncate(keep);
+            proptest::prop_assert_eq!(typed_refusal(process(&bytes, format, SMALL)), Ok(()));
+        }
+    }
+
+    #[test]
+    fn every_sniffed_type_is_an_avatar_format_or_unsupported() {
+        use crate::domain::sniff::sniff;
+        for (format, bytes) in samples() {
+            let sniffed = sniff(&bytes);
+            assert_eq!(avatar_format(sniffed).ok().map(|(f, _)| f), Some(format));
+        }
+        for other in [&b"%PDF-1.7"[..], b"hello", b""] {
+            let err = avatar_format(sniff(other)).err();
+            assert_eq!(err.map(|e| e.reason), Some("UNSUPPORTED_MEDIA_TYPE"));
+        }
+    }
+
     #[test]
     fn oversized_images_are_refused_from_the_header() {
         let err = process(&png(1001, 10), ImageFormat::Png, LIMITS).err();

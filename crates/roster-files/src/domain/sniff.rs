@@ -184,6 +184,7 @@ fn is_strict_type(declared: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn signatures_are_recognised() {
@@ -220,6 +221,101 @@ mod tests {
             resolve(None, None, "f").ok().as_deref(),
             Some("application/octet-stream")
         );
+    }
+
+    /// Bytes that often start with a known signature.
+    fn heads() -> impl Strategy<Value = Vec<u8>> {
+        let signatures: Vec<&'static [u8]> = vec![
+            b"\x89PNG\r\n\x1a\n",
+            &[0xFF, 0xD8, 0xFF],
+            b"GIF89a",
+            b"RIFF\0\0\0\0WEBP",
+            b"RIFF\0\0\0\0WAVE",
+            b"%PDF-",
+            b"PK\x03\x04",
+            b"\0\0\0\x18ftyp",
+            b"",
+        ];
+        (
+            proptest::sample::select(signatures),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(signature, rest)| [signature, rest.as_slice()].concat())
+    }
+
+    fn declarations() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            Just(String::new()),
+            proptest::sample::select(vec![
+                "image/png",
+                "image/jpg",
+                "IMAGE/JPEG; q=1",
+                "text/plain",
+                "application/pdf",
+                "application/zip",
+                "application/octet-stream",
+                "video/mp4",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_first_bytes_alone_decide_what_content_is(head in heads(), tail in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let whole = [head.as_slice(), tail.as_slice()].concat();
+            let sniffed = sniff(&whole);
+            prop_assert_eq!(sniffed, sniff(&whole[..whole.len().min(SNIFF_LEN)]));
+            if let Some(sniffed) = sniffed {
+                prop_assert!(validate_declared(sniffed.content_type, "f").is_ok());
+            }
+        }
+
+        #[test]
+        fn normalised_declarations_are_lower_case_essences(declared in declarations()) {
+            if let Some(essence) = normalise(&declared) {
+                prop_assert!(!essence.is_empty());
+                prop_assert!(!essence.contains(';'));
+                prop_assert_eq!(essence.trim(), essence.as_str());
+                prop_assert_eq!(essence.to_ascii_lowercase(), essence.clone());
+                prop_assert_eq!(normalise(&essence), Some(essence.clone()), "normalising twice changes nothing");
+            }
+        }
+
+        #[test]
+        fn any_declaration_and_content_resolve_or_name_the_field(declared in declarations(), head in heads()) {
+            let declared = normalise(&declared).filter(|d| validate_declared(d, "f").is_ok());
+            let sniffed = sniff(&head);
+            match resolve(declared.as_deref(), sniffed, "header.content_type") {
+                Ok(stored) => {
+                    prop_assert!(validate_declared(&stored, "f").is_ok());
+                    match (&declared, sniffed) {
+                        // A sure signature is never stored under another type.
+                        (_, Some(s)) if s.strict => prop_assert!(s.accepts(&stored)),
+                        (Some(declared), _) => prop_assert_eq!(&stored, declared),
+                        (None, Some(s)) => prop_assert_eq!(stored.as_str(), s.content_type),
+                        (None, None) => prop_assert_eq!(stored.as_str(), "application/octet-stream"),
+                    }
+                }
+                Err(err) => {
+                    prop_assert_eq!(err.reason, "CONTENT_TYPE_MISMATCH");
+                    prop_assert_eq!(&err.violations[0].field, "header.content_type");
+                    prop_assert!(declared.is_some(), "only a declaration can disagree");
+                }
+            }
+        }
+
+        #[test]
+        fn declared_types_are_valid_media_types_or_invalid_input(declared in any::<String>()) {
+            match validate_declared(&declared, "header.content_type") {
+                Ok(()) => {
+                    prop_assert!(declared.len() <= 127);
+                    prop_assert_eq!(declared.matches('/').count(), 1);
+                }
+                Err(err) => prop_assert_eq!(&err.violations[0].field, "header.content_type"),
+            }
+        }
     }
 
     #[test]

@@ -10,12 +10,13 @@ use std::{
 
 use futures::TryStreamExt;
 use object_store::ObjectStore;
-use roster_files::{FilesSettings, S3Settings, StorageBackend, StorageSettings};
-use roster_kit::authz::{CheckerSettings, PermissionChecker};
+use roster_files::{FileService, FilesSettings, S3Settings, StorageBackend, StorageSettings};
+use roster_kit::service::{RosterService, ServiceContext};
 use roster_kit::{
     TokenKeys,
     auth::BearerToken,
     config::{CommonSettings, Secret},
+    keys::{KeyPurpose, KeySet},
     server::ServerBuilder,
     testing::{Backend, TestDatabase, local_listener},
 };
@@ -23,6 +24,7 @@ use roster_proto::v1::{
     DownloadFileRequest, FileVariant, FileVariantInfo, download_file_response,
     file_service_client::FileServiceClient,
 };
+use roster_roles::RoleService;
 use sea_orm::ConnectionTrait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::{
@@ -31,6 +33,9 @@ use tonic::{
 use tonic_types::StatusExt;
 
 pub type Client = FileServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// What file URLs and download links start with in these tests.
+pub const URL_BASE: &str = "http://files.test/v1/files";
 
 /// The limit the tests run with: small, so oversized streams are cheap, and
 /// above S3's 5 MiB part size, so streaming writes span several parts.
@@ -45,7 +50,10 @@ pub enum Storage {
 pub struct TestApp {
     pub backend: Backend,
     address: String,
-    pub keys: TokenKeys,
+    pub keys: Arc<TokenKeys>,
+    /// The keys `keys` were made from, private halves included: tests sign
+    /// tokens the API would never issue (an expired download link).
+    key_set: KeySet,
     db: TestDatabase,
     dir: PathBuf,
     storage_dir: Option<PathBuf>,
@@ -87,43 +95,44 @@ impl TestApp {
         let common = CommonSettings {
             data_dir: dir.clone(),
             auto_migrate: true,
+            public_url: "http://files.test".into(),
             ..CommonSettings::default()
         };
         let settings = FilesSettings {
             database_url: Some(Secret::new(db.url.clone())),
             max_upload_bytes: MAX_UPLOAD_BYTES,
-            url_base: "http://files.test/v1/files".into(),
             storage: storage_settings,
             ..FilesSettings::default()
         };
         let storage_dir = (storage == Storage::Local).then(|| settings.storage.local_dir(&dir));
-        let store = roster_files::blob::open_store(&settings.storage, &dir)
+        let store = roster_files::store::open_store(&settings.storage, &dir)
             .unwrap_or_else(|e| panic!("opening the store: {e}"));
 
-        let keys = TokenKeys::new(&[42u8; 32], "roster").unwrap_or_else(|e| panic!("{e}"));
+        let now = chrono::Utc::now().timestamp();
+        let mut key_set = KeySet::default();
+        key_set.rotate(KeyPurpose::Session, now, now);
+        key_set.rotate(KeyPurpose::Service, now, now);
+        let keys = Arc::new(
+            TokenKeys::from_sets("roster", [key_set.clone()]).unwrap_or_else(|e| panic!("{e}")),
+        );
         let (listener, address) = local_listener().await;
         // Deleting another user's file asks the role service, served alongside.
-        let roles = roster_roles::build(
+        let ctx = ServiceContext::new(common.clone(), keys.clone(), &address)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let roles = RoleService::start(
+            &ctx,
             &roster_roles::RolesSettings {
                 database_url: Some(Secret::new(db.url.clone())),
             },
-            &common,
         )
         .await
-        .unwrap_or_else(|e| panic!("building the role service: {e}"));
-        let service_token = keys
-            .issue_service("files", Duration::from_secs(3600))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .token;
-        let permissions =
-            PermissionChecker::new(&address, &service_token, CheckerSettings::default())
-                .unwrap_or_else(|e| panic!("{e}"));
-        let service = roster_files::build(&settings, &common, permissions)
+        .unwrap_or_else(|e| panic!("starting the role service: {e}"));
+        let files = FileService::start(&ctx, &settings)
             .await
-            .unwrap_or_else(|e| panic!("building the file service: {e}"));
-        let mut builder = ServerBuilder::new(Arc::new(keys.clone()), Duration::from_secs(60));
-        roster_files::register(&mut builder, service);
-        builder.add_service(roles);
+            .unwrap_or_else(|e| panic!("starting the file service: {e}"));
+        let mut builder = ServerBuilder::new(keys.clone(), Duration::from_secs(60));
+        files.register(&mut builder);
+        roles.register(&mut builder);
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let result = builder
@@ -139,6 +148,7 @@ impl TestApp {
             backend,
             address,
             keys,
+            key_set,
             db,
             dir,
             storage_dir,
@@ -162,6 +172,48 @@ impl TestApp {
         let token = BearerToken::new(token).unwrap_or_else(|e| panic!("{e}"));
         FileServiceClient::with_interceptor(self.channel().await, token)
             .max_decoding_message_size(8 * 1024 * 1024)
+    }
+
+    /// A client that sends no token.
+    pub async fn anonymous_client(&self) -> FileServiceClient<Channel> {
+        FileServiceClient::new(self.channel().await).max_decoding_message_size(8 * 1024 * 1024)
+    }
+
+    /// A download link for `file_id` signed with this server's service key,
+    /// expiring at `expires_at` (Unix seconds; in the past for an expired one):
+    /// what `TokenKeys::issue_file_link` signs, without its "from now on" rule.
+    pub fn signed_link(&self, file_id: &str, expires_at: i64) -> String {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        let key = self
+            .key_set
+            .keys
+            .iter()
+            .find(|k| k.purpose == KeyPurpose::Service)
+            .unwrap_or_else(|| panic!("no service key"));
+        let seed = URL_SAFE_NO_PAD
+            .decode(key.d.as_deref().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        // PKCS#8 v1 of an Ed25519 seed (RFC 8410): a fixed prefix, then the seed.
+        let mut der = vec![
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        der.extend_from_slice(&seed);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let claims = serde_json::json!({
+            "iss": "roster",
+            "sub": file_id,
+            "kind": "file_link",
+            "iat": expires_at - 300,
+            "exp": expires_at,
+        });
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&der),
+        )
+        .unwrap_or_else(|e| panic!("signing a link: {e}"))
     }
 
     pub async fn user_client(&self, user_id: i64) -> Client {
@@ -201,13 +253,27 @@ impl TestApp {
         T::ResponseBody: tonic::codegen::Body<Data = bytes::Bytes> + Send + 'static,
         <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
     {
-        let mut stream = client
-            .download_file(DownloadFileRequest {
-                file_id: file_id.into(),
-                variant: variant as i32,
-            })
-            .await?
-            .into_inner();
+        let request = DownloadFileRequest {
+            file_id: file_id.into(),
+            variant: variant as i32,
+            ..Default::default()
+        };
+        self.try_download_request(client, request).await
+    }
+
+    /// Downloads what `request` asks for (e.g. with a `link_token`).
+    pub async fn try_download_request<T>(
+        &self,
+        client: &mut FileServiceClient<T>,
+        request: DownloadFileRequest,
+    ) -> Result<(FileVariantInfo, Vec<u8>), Status>
+    where
+        T: GrpcService<tonic::body::Body>,
+        T::Error: Into<tonic::codegen::StdError>,
+        T::ResponseBody: tonic::codegen::Body<Data = bytes::Bytes> + Send + 'static,
+        <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    {
+        let mut stream = client.download_file(request).await?.into_inner();
         let mut info = None;
         let mut bytes = Vec::new();
         while let Some(message) = stream.message().await? {
@@ -342,6 +408,15 @@ pub fn reason(status: &Status) -> String {
         .get_error_details()
         .error_info()
         .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The fields a status's `google.rpc.BadRequest` names.
+pub fn violations(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
         .unwrap_or_default()
 }
 

@@ -1,18 +1,21 @@
 //! Listing and searching users: the query, its filters, and the keyset
 //! position behind page tokens.
 //!
-//! With a keyword, results come in two phases: exact (case-insensitive) matches
-//! first, then the other prefix matches, each phase in the requested order. A
-//! position records the phase, so paging walks straight from one into the next.
+//! With a keyword, results come in two phases: exact matches first (display
+//! names equal to the keyword ignoring case and accents), then the other names
+//! starting with it (see [`super::collation`]), each phase in the requested
+//! order. A position records the phase, so paging walks straight from one into
+//! the next.
 
 use roster_kit::{Error, paging};
 use sha2::{Digest, Sha256};
 
-use super::{UserType, sort_key::display_name_sort_key};
+use super::UserType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserSort {
-    /// aA–zZ by display name, ties on id.
+    /// Alphabetical by display name (the collation's order: letters, then
+    /// accents, then lower case before upper case), ties on id.
     DisplayName,
     FirstCreated,
     LastCreated,
@@ -32,9 +35,10 @@ pub struct UserFilter {
 pub enum Phase {
     /// No keyword: every user passing the filter.
     All,
-    /// Display name equal to the keyword, ignoring case.
+    /// Display name equal to the keyword, ignoring case and accents.
     Exact,
-    /// Display name starting with the keyword, ignoring case, but not equal to it.
+    /// Display name starting with the keyword, ignoring case and accents, but
+    /// not equal to it.
     Prefix,
 }
 
@@ -79,7 +83,7 @@ struct PageToken {
 
 #[derive(Debug, Clone)]
 pub struct UserQuery {
-    /// Lower-cased keyword.
+    /// The keyword in NFC, as typed.
     pub keyword: Option<String>,
     pub sort: UserSort,
     pub filter: UserFilter,
@@ -122,10 +126,11 @@ impl UserQuery {
         Ok(())
     }
 
-    pub fn page_token_after(&self, phase: Phase, display_name: &str, id: i64) -> String {
+    /// The token of the page after the row at `sort_key` and `id`.
+    pub fn page_token_after(&self, phase: Phase, sort_key: String, id: i64) -> String {
         paging::encode(&PageToken {
             phase: phase.code(),
-            sort_key: display_name_sort_key(display_name),
+            sort_key,
             id,
             fingerprint: self.fingerprint(),
         })

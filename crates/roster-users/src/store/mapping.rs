@@ -47,6 +47,7 @@ pub fn user_from_row(row: user::Model) -> Result<User, Error> {
         updated_at: row.updated_at,
         version: row.version,
         is_global_banned: row.is_global_banned,
+        ban_expires_at_ms: row.ban_expires_at_ms,
         flag_count: row.flag_count,
         is_deleted: row.is_deleted,
         token_generation: row.token_generation,

@@ -229,7 +229,10 @@ async fn file_rpcs_follow_the_permission_rules(backend: Backend) {
     assert_refused(
         &expect_err(
             as_plain
-                .delete_user_files(pb::DeleteUserFilesRequest { user_id: owner.id })
+                .delete_user_files(pb::DeleteUserFilesRequest {
+                    user_id: owner.id,
+                    dry_run: false,
+                })
                 .await,
         ),
         Code::PermissionDenied,
@@ -238,10 +241,52 @@ async fn file_rpcs_follow_the_permission_rules(backend: Backend) {
     as_plain
         .get_file(pb::GetFileRequest {
             file_id: file.id.clone(),
+            ..Default::default()
         })
         .await
-        .unwrap_or_else(|s| panic!("reading metadata is open: {s:?}"));
+        .unwrap_or_else(|s| panic!("an avatar is anyone's to read: {s:?}"));
+
+    // An attachment is private: not even EDIT_USER reads it, and only its owner
+    // (or an admin or a service) hands out links to it.
+    let attachment = upload(&app, &owner, pb::FilePurpose::Attachment, b"private notes").await;
     let mut as_editor = files_as(&app, &editor).await;
+    for reader in [&mut as_plain, &mut as_editor] {
+        assert_refused(
+            &expect_err(
+                reader
+                    .get_file(pb::GetFileRequest {
+                        file_id: attachment.id.clone(),
+                        ..Default::default()
+                    })
+                    .await,
+            ),
+            Code::PermissionDenied,
+            "FILE_ACCESS_DENIED",
+        );
+    }
+    assert_refused(
+        &expect_err(
+            as_plain
+                .create_download_link(pb::CreateDownloadLinkRequest {
+                    file_id: attachment.id.clone(),
+                    ttl_seconds: 0,
+                })
+                .await,
+        ),
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
+    let listed = as_plain
+        .list_files(pb::ListFilesRequest {
+            owner_user_id: owner.id,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    let ids: Vec<&str> = listed.files.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, [file.id.as_str()], "only the public avatar is listed");
+
     as_editor
         .delete_file(delete())
         .await

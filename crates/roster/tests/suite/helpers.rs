@@ -1,5 +1,5 @@
-//! Starts the real suite (users, roles, files in one process, as `roster
-//! serve` does) on a random local port over a fresh database.
+//! Starts the real suite (users, roles, files, moderation in one process, as
+//! `roster serve` does) on a random local port over a fresh database.
 
 use std::{sync::Arc, time::Duration};
 
@@ -18,12 +18,17 @@ use tonic_types::StatusExt;
 
 pub type Client = UserServiceClient<InterceptedService<Channel, BearerToken>>;
 
-pub const SIGNING_KEY: &[u8] = b"roster-test-signing-key-32-bytes!";
+/// One key ring for every server of the test binary, as the replicas of one
+/// deployment share theirs.
+static KEYS: std::sync::LazyLock<Arc<TokenKeys>> =
+    std::sync::LazyLock::new(|| Arc::new(TokenKeys::generate("roster")));
 
 pub struct TestApp {
     pub address: String,
     pub keys: Arc<TokenKeys>,
     pub database_url: String,
+    /// Where the moderation service keeps its tables.
+    pub moderation_database_url: String,
     pub users: UserService,
     pub data_dir: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
@@ -43,18 +48,35 @@ impl TestApp {
         app
     }
 
+    /// Like [`TestApp::spawn_with`], with the whole suite's settings to change
+    /// (e.g. `moderation.participants`).
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut RosterSettings),
+    ) -> Self {
+        let database = TestDatabase::new(backend).await;
+        let url = database.url.clone();
+        let mut app = Self::spawn_on_configured(&url, configure).await;
+        app._database = Some(database);
+        app
+    }
+
     /// Another server over an existing database (e.g. a second replica).
     pub async fn spawn_on(database_url: &str, configure: impl FnOnce(&mut UsersSettings)) -> Self {
+        Self::spawn_on_configured(database_url, |settings| configure(&mut settings.users)).await
+    }
+
+    async fn spawn_on_configured(
+        database_url: &str,
+        configure: impl FnOnce(&mut RosterSettings),
+    ) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
             let _ = roster_kit::telemetry::init(&Default::default());
         }
         let data_dir = temp_data_dir();
         let mut settings = suite_settings(database_url, &data_dir);
-        configure(&mut settings.users);
-        let keys = Arc::new(
-            TokenKeys::new(SIGNING_KEY, &settings.common.auth.issuer)
-                .unwrap_or_else(|e| panic!("{e}")),
-        );
+        configure(&mut settings);
+        let keys = KEYS.clone();
         let (listener, address) = local_listener().await;
         let mut suite = Suite::start(&settings, ALL_SERVICES, keys.clone(), &listener)
             .await
@@ -68,6 +90,7 @@ impl TestApp {
             address,
             keys,
             database_url: database_url.to_owned(),
+            moderation_database_url: settings.moderation.database_url(&data_dir),
             users,
             data_dir,
             shutdown: Some(shutdown),
@@ -118,13 +141,19 @@ fn temp_data_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("roster-suite-{}", uuid::Uuid::new_v4()))
 }
 
-/// Every service on one database, files under `data_dir`.
+/// Every service on one database (but see moderation), files under `data_dir`.
 fn suite_settings(database_url: &str, data_dir: &std::path::Path) -> RosterSettings {
     let mut settings = RosterSettings::default();
     settings.common.data_dir = data_dir.to_owned();
     settings.users.database_url = Some(Secret::new(database_url));
     settings.roles.database_url = Some(Secret::new(database_url));
     settings.files.database_url = Some(Secret::new(database_url));
+    // On SQLite, moderation keeps its own file (`<data_dir>/moderation.db`), as
+    // in the embedded mode: its audit log writes on every role event, which on
+    // one shared file would contend with the other services' writers.
+    if !database_url.starts_with("sqlite:") {
+        settings.moderation.database_url = Some(Secret::new(database_url));
+    }
     settings
 }
 
@@ -272,7 +301,7 @@ pub async fn upload(
         content_type: String::new(),
         size: bytes.len() as u64,
         purpose: purpose.into(),
-        owner_user_id: 0,
+        ..Default::default()
     };
     roster_files::client::upload(&mut files, header, bytes, 64 * 1024)
         .await

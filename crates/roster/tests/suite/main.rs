@@ -3,4 +3,5 @@
 
 mod authz;
 mod helpers;
+mod moderation;
 mod users;

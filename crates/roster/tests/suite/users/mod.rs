@@ -3,9 +3,15 @@
 mod auth;
 mod batch;
 mod create;
+mod credentials;
 mod events;
+mod guests;
+mod international;
+mod jwks;
 mod login;
+mod login_limits;
 mod presence;
+mod properties;
 mod query;
 mod replicas;
 mod search_plan;

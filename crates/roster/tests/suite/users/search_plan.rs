@@ -57,7 +57,9 @@ async fn prefix_search_uses_an_index_on_postgres() {
             after: None,
         };
         for phase in [Phase::Exact, Phase::Prefix] {
-            let statement = store.query_statement(&query, phase, None, 21);
+            let statement = store
+                .query_statement(&query, phase, None, 21)
+                .unwrap_or_else(|| panic!("{phase:?} runs a query"));
             let explain = Statement::from_sql_and_values(
                 connection.get_database_backend(),
                 format!("EXPLAIN {}", statement.sql),

@@ -1,0 +1,114 @@
+//! The audit log, and the positions of other services' event streams it is fed
+//! from.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_kit::Result;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+
+use super::{
+    Store, corrupt,
+    entity::{audit, stream_position},
+    insert_audit, ms, time,
+};
+use crate::domain::{
+    audit::{AuditAction, AuditEntry, AuditQuery, AuditRecord},
+    ports::AuditRepository,
+};
+
+fn entry_from_row(row: audit::Model) -> Result<AuditEntry> {
+    let what = || format!("audit entry {}", row.id);
+    let details: BTreeMap<String, String> =
+        serde_json::from_str(&row.details).map_err(|_| corrupt(what()))?;
+    Ok(AuditEntry {
+        id: row.id,
+        occurred_at: time(row.occurred_at_ms)?,
+        record: AuditRecord {
+            action: AuditAction::parse(&row.action).ok_or_else(|| corrupt(what()))?,
+            actor: row.actor,
+            target_user_id: row.target_user_id,
+            reason: row.reason,
+            request_id: row.request_id,
+            details,
+        },
+    })
+}
+
+#[async_trait]
+impl AuditRepository for Store {
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let mut select = audit::Entity::find()
+            .order_by_desc(audit::Column::OccurredAtMs)
+            .order_by_desc(audit::Column::Id)
+            .limit(query.limit + 1);
+        if let Some(target) = query.target_user_id {
+            select = select.filter(audit::Column::TargetUserId.eq(target));
+        }
+        if let Some(actor) = &query.actor {
+            select = select.filter(audit::Column::Actor.eq(actor.as_str()));
+        }
+        if let Some(action) = query.action {
+            select = select.filter(audit::Column::Action.eq(action.as_str()));
+        }
+        if let Some(start) = query.start {
+            select = select.filter(audit::Column::OccurredAtMs.gte(ms(start)));
+        }
+        if let Some(end) = query.end {
+            select = select.filter(audit::Column::OccurredAtMs.lt(ms(end)));
+        }
+        if let Some(after) = query.after {
+            select = select.filter(
+                Condition::any()
+                    .add(audit::Column::OccurredAtMs.lt(after.occurred_at_ms))
+                    .add(
+                        Condition::all()
+                            .add(audit::Column::OccurredAtMs.eq(after.occurred_at_ms))
+                            .add(audit::Column::Id.lt(after.id)),
+                    ),
+            );
+        }
+        select
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
+    async fn record_external_action(
+        &self,
+        stream: &str,
+        position: i64,
+        record: AuditRecord,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let txn = self.begin_write().await?;
+        let stored = stream_position::Entity::find_by_id(stream.to_owned())
+            .one(&txn)
+            .await?;
+        let row = stream_position::ActiveModel {
+            stream: Set(stream.to_owned()),
+            position: Set(position),
+        };
+        match stored {
+            Some(stored) if stored.position >= position => return Ok(false),
+            Some(_) => row.update(&txn).await?,
+            None => row.insert(&txn).await?,
+        };
+        insert_audit(&txn, &record, at).await?;
+        self.commit(txn, false).await?;
+        Ok(true)
+    }
+
+    async fn stream_position(&self, stream: &str) -> Result<i64> {
+        Ok(stream_position::Entity::find_by_id(stream.to_owned())
+            .one(&self.db)
+            .await?
+            .map_or(0, |row| row.position))
+    }
+}

@@ -1,0 +1,149 @@
+//! Storage of flags, bans, deletion jobs, the audit log and the moderation
+//! events (the outbox), through sea-orm, on SQLite or PostgreSQL. Every change,
+//! its audit entry and its events are written in one transaction.
+//!
+//! One module per capability, each implementing its part of
+//! [`ModerationRepository`](crate::domain::ports::ModerationRepository).
+
+mod audit;
+mod bans;
+mod deletion;
+mod entity;
+mod events;
+mod flags;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use roster_kit::{Error, Result};
+use roster_migrations::ModerationMigrator;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, DatabaseTransaction, Set,
+};
+use tokio::sync::Notify;
+
+use crate::domain::{audit::AuditRecord, events::ModerationEvent};
+
+/// Advisory lock key of this outbox (see `roster_kit::db::lock_outbox`).
+const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0004;
+
+/// The moderation service's repository. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    changes: Arc<Notify>,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            changes: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Applies the moderation service's pending migrations.
+    pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+        roster_kit::db::migrate::<ModerationMigrator>(db).await
+    }
+
+    /// A transaction for a change that may append events, holding the write
+    /// lock from its first statement:
+    ///
+    /// * PostgreSQL: the outbox's advisory lock, so events become visible in
+    ///   sequence order and counts computed inside (e.g. a user's flag count)
+    ///   are exact when the event carrying them commits;
+    /// * SQLite: the database's write lock, taken at `BEGIN` (see
+    ///   [`roster_kit::db::begin_write`]).
+    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let txn = roster_kit::db::begin_write(&self.db).await?;
+        roster_kit::db::lock_outbox(&txn, OUTBOX_LOCK_KEY).await?;
+        Ok(txn)
+    }
+
+    /// Commits, waking the event streams when `appended` events.
+    async fn commit(&self, txn: DatabaseTransaction, appended: bool) -> Result<()> {
+        txn.commit().await?;
+        if appended {
+            self.changes.notify_waiters();
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::internal(format!("stored {what} is not valid"))
+}
+
+pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| corrupt(format_args!("time {ms}")))
+}
+
+pub(crate) fn opt_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    ms.map(time).transpose()
+}
+
+/// The stored form of an event: who caused it, and what.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    actor: String,
+    event: ModerationEvent,
+}
+
+/// Appends an event inside `txn` (opened with `begin_write`); returns its sequence number.
+async fn append_event(
+    txn: &DatabaseTransaction,
+    actor: &str,
+    event: ModerationEvent,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let kind = event.kind();
+    let user_id = event.user_id();
+    let payload = serde_json::to_string(&Payload {
+        actor: actor.to_owned(),
+        event,
+    })
+    .map_err(Error::internal)?;
+    let row = entity::event::ActiveModel {
+        seq: NotSet,
+        kind: Set(kind.to_owned()),
+        user_id: Set(user_id),
+        payload: Set(payload),
+        occurred_at_ms: Set(ms(now)),
+    }
+    .insert(txn)
+    .await?;
+    Ok(row.seq)
+}
+
+/// Records an audit entry inside `txn`.
+async fn insert_audit(
+    txn: &DatabaseTransaction,
+    record: &AuditRecord,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let details = serde_json::to_string(&record.details).map_err(Error::internal)?;
+    entity::audit::ActiveModel {
+        id: NotSet,
+        actor: Set(record.actor.clone()),
+        target_user_id: Set(record.target_user_id),
+        action: Set(record.action.as_str().to_owned()),
+        reason: Set(record.reason.clone()),
+        request_id: Set(record.request_id.clone()),
+        details: Set(details),
+        occurred_at_ms: Set(ms(at)),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}

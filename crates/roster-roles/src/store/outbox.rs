@@ -1,0 +1,125 @@
+//! The role event log: appends inside a change's transaction, reads for
+//! watchers, pruning to the retention.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_kit::{
+    Error, Result, db,
+    events::{self, PrunableLog, Retention},
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::{Store, corrupt, entity::role_event};
+use crate::domain::{RoleEvent, StoredEvent, ports::EventRepository};
+
+/// Advisory lock key of this outbox (see `db::lock_outbox`).
+const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0002;
+
+/// Rows per multi-row insert: three bound values each, well under both
+/// backends' limit on parameters per statement.
+const EVENTS_PER_INSERT: usize = 1000;
+
+fn event_row(event: &RoleEvent, now: DateTime<Utc>) -> Result<role_event::ActiveModel> {
+    Ok(role_event::ActiveModel {
+        seq: NotSet,
+        kind: Set(event.kind().to_owned()),
+        payload: Set(serde_json::to_string(event).map_err(Error::internal)?),
+        occurred_at: Set(now),
+    })
+}
+
+fn event_from_row(row: role_event::Model) -> Result<StoredEvent> {
+    let event: RoleEvent = serde_json::from_str(&row.payload)
+        .map_err(|_| corrupt(format_args!("role event {}", row.seq)))?;
+    Ok(StoredEvent {
+        seq: row.seq,
+        occurred_at: row.occurred_at,
+        event,
+    })
+}
+
+/// Appends `event` to the outbox inside `txn`; returns its sequence number.
+pub(super) async fn append_event(
+    txn: &DatabaseTransaction,
+    event: &RoleEvent,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
+    let row = event_row(event, now)?.insert(txn).await?;
+    Ok(row.seq)
+}
+
+/// Appends `events`, in order, with a few multi-row inserts instead of one
+/// round trip each; returns the last one's sequence number (`None` for none).
+pub(super) async fn append_events(
+    txn: &DatabaseTransaction,
+    events: &[RoleEvent],
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
+    for batch in events.chunks(EVENTS_PER_INSERT) {
+        let rows = batch
+            .iter()
+            .map(|event| event_row(event, now))
+            .collect::<Result<Vec<_>>>()?;
+        role_event::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    // The outbox lock is held until commit, so the newest row is this batch's last.
+    last_seq(txn).await.map(Some)
+}
+
+/// The newest event's sequence number through `db`; 0 for an empty log.
+pub(super) async fn last_seq(db: &impl ConnectionTrait) -> Result<i64> {
+    Ok(role_event::Entity::find()
+        .order_by_desc(role_event::Column::Seq)
+        .one(db)
+        .await?
+        .map_or(0, |row| row.seq))
+}
+
+#[async_trait]
+impl EventRepository for Store {
+    /// OUT_OF_RANGE / CURSOR_EXPIRED when the events right after `seq` were pruned.
+    async fn events_after(&self, seq: i64, limit: u64) -> Result<Vec<StoredEvent>> {
+        let events = role_event::Entity::find()
+            .filter(role_event::Column::Seq.gt(seq))
+            .order_by_asc(role_event::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        if events.first().is_some_and(|e| e.seq > seq + 1) {
+            let oldest =
+                db::oldest_seq::<role_event::Entity>(&self.db, role_event::Column::Seq).await?;
+            events::ensure_kept(seq, oldest)?;
+        }
+        Ok(events)
+    }
+
+    async fn last_event_seq(&self) -> Result<i64> {
+        last_seq(&self.db).await
+    }
+}
+
+#[async_trait]
+impl PrunableLog for Store {
+    async fn prune(&self, retention: Retention, now: DateTime<Utc>) -> Result<u64> {
+        Ok(db::prune_log::<role_event::Entity>(
+            &self.db,
+            role_event::Column::Seq,
+            role_event::Column::OccurredAt.gte(retention.cutoff(now)),
+            retention.min_events,
+        )
+        .await?)
+    }
+}

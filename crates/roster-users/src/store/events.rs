@@ -1,0 +1,171 @@
+//! The outbox of user changes: appending events, reading them back for
+//! `WatchUserEvents`, pruning what the retention no longer keeps, and keeping
+//! this replica's cache in step with the changes other replicas commit.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_kit::{
+    Error, db,
+    events::{self, PrunableLog, Retention},
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use tokio::sync::Notify;
+
+use super::{UserStore, entity::user_event, mapping};
+use crate::domain::{User, UserEvent, UserEventKind, ports::UserEventLog};
+
+/// Advisory lock key of this outbox (see `db::lock_outbox`).
+pub(super) const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0001;
+
+/// Outbox rows one poll of other replicas' changes reads at most.
+const CHANGES_PER_POLL: u64 = 1000;
+
+impl UserStore {
+    /// Resolves once this replica's cache reflects every change up to outbox
+    /// sequence `sequence` (e.g. a `UserEvent` cursor from another replica).
+    pub async fn wait_until_cache_reflects(&self, sequence: i64) {
+        let mut position = self.cache_position.subscribe();
+        let _ = position.wait_for(|seen| *seen >= sequence).await;
+    }
+
+    /// Invalidates cached users changed by other replicas (their outbox rows),
+    /// every `poll_interval`, until the returned task is aborted. A replica may
+    /// therefore serve another replica's change up to `poll_interval` late; its
+    /// own changes it serves at once.
+    pub async fn follow_remote_changes(
+        &self,
+        poll_interval: std::time::Duration,
+    ) -> Result<tokio::task::AbortHandle, Error> {
+        let seen = self.last_event_sequence().await?;
+        self.cache_position.send_replace(seen);
+        let store = self.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(poll_interval).await;
+                let seen = *store.cache_position.borrow();
+                match store.changed_users_after(seen, CHANGES_PER_POLL).await {
+                    Ok(changes) => store.reflect(seen, changes),
+                    Err(err) => {
+                        // Not knowing what changed, forget everything.
+                        tracing::warn!(error = %err, "reading user changes failed");
+                        store.cache.clear();
+                    }
+                }
+            }
+        })
+        .abort_handle())
+    }
+
+    /// Invalidates the users of outbox rows (sequence, user id), read in order
+    /// right after sequence `after`, that are newer than what the cache
+    /// reflects. The cache's position moves past them only when the rows follow
+    /// on from it (a stream resumed further on leaves a gap the poller covers).
+    fn reflect(&self, after: i64, changes: impl IntoIterator<Item = (i64, i64)>) {
+        let seen = *self.cache_position.borrow();
+        let mut newest = seen;
+        for (sequence, user_id) in changes {
+            if sequence > seen {
+                self.cache.invalidate(&user_id);
+                newest = std::cmp::max(newest, sequence);
+            }
+        }
+        if after <= seen {
+            self.cache_position.send_if_modified(|position| {
+                let moved = newest > *position;
+                *position = std::cmp::max(*position, newest);
+                moved
+            });
+        }
+    }
+
+    async fn last_event_sequence(&self) -> Result<i64, Error> {
+        Ok(user_event::Entity::find()
+            .select_only()
+            .column(user_event::Column::Seq)
+            .order_by_desc(user_event::Column::Seq)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?
+            .unwrap_or(0))
+    }
+
+    async fn changed_users_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, i64)>, Error> {
+        Ok(user_event::Entity::find()
+            .select_only()
+            .column(user_event::Column::Seq)
+            .column(user_event::Column::UserId)
+            .filter(user_event::Column::Seq.gt(after))
+            .order_by_asc(user_event::Column::Seq)
+            .limit(limit)
+            .into_tuple::<(i64, i64)>()
+            .all(&self.db)
+            .await?)
+    }
+
+    pub(super) async fn append_event(
+        &self,
+        txn: &DatabaseTransaction,
+        kind: UserEventKind,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
+        user_event::ActiveModel {
+            seq: NotSet,
+            user_id: Set(user.id),
+            kind: Set(kind.code()),
+            payload: Set(serde_json::to_string(user).map_err(Error::internal)?),
+            occurred_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserEventLog for UserStore {
+    fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
+    }
+
+    /// Streams call it before delivering, so a consumer that reacts to an event
+    /// by reading the user from this replica reads the change. OUT_OF_RANGE /
+    /// CURSOR_EXPIRED when the events right after `after` were pruned.
+    async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
+        let events = user_event::Entity::find()
+            .filter(user_event::Column::Seq.gt(after))
+            .order_by_asc(user_event::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(mapping::event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if events.first().is_some_and(|e| e.sequence > after + 1) {
+            let oldest =
+                db::oldest_seq::<user_event::Entity>(&self.db, user_event::Column::Seq).await?;
+            events::ensure_kept(after, oldest)?;
+        }
+        self.reflect(after, events.iter().map(|e| (e.sequence, e.user.id)));
+        Ok(events)
+    }
+}
+
+#[async_trait]
+impl PrunableLog for UserStore {
+    async fn prune(&self, retention: Retention, now: DateTime<Utc>) -> Result<u64, Error> {
+        Ok(db::prune_log::<user_event::Entity>(
+            &self.db,
+            user_event::Column::Seq,
+            user_event::Column::OccurredAt.gte(retention.cutoff(now)),
+            retention.min_events,
+        )
+        .await?)
+    }
+}

@@ -1,0 +1,656 @@
+//! Bounded storage, on both backends: each outbox is pruned to its retention
+//! (by age and count) and a watch resuming from a pruned cursor is refused
+//! OUT_OF_RANGE / CURSOR_EXPIRED rather than skipping events; stored objects
+//! without a file row are swept after a grace period; SQLite serialises
+//! concurrent writers instead of failing them with SQLITE_BUSY.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use roster::{ALL_SERVICES, RosterSettings, Suite};
+use roster_files::{FileService, FilesSettings, S3Settings, StorageBackend, StorageSettings};
+use roster_kit::{
+    TokenKeys,
+    auth::BearerToken,
+    config::Secret,
+    events::{PrunableLog, Retention},
+    service::{RosterService, ServiceContext},
+    testing::{Backend, TestDatabase, local_listener},
+};
+use roster_proto::v1::{
+    self as pb, file_service_client::FileServiceClient,
+    moderation_service_client::ModerationServiceClient, role_service_client::RoleServiceClient,
+    user_service_client::UserServiceClient,
+};
+use roster_users::UserStore;
+use tonic::{Code, Status, Streaming, transport::Channel};
+use tonic_types::StatusExt;
+
+fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn assert_refused(status: &Status, code: Code, reason: &str) {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    assert_eq!(
+        status
+            .get_error_details()
+            .error_info()
+            .map(|info| info.reason.clone()),
+        Some(reason.to_owned()),
+        "unexpected reason in {status:?}"
+    );
+}
+
+/// Every service on one fresh database, served until dropped.
+struct App {
+    address: String,
+    keys: Arc<TokenKeys>,
+    settings: RosterSettings,
+    users_store: UserStore,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl App {
+    async fn start(database_url: &str, configure: impl FnOnce(&mut RosterSettings)) -> Self {
+        let mut settings = RosterSettings::default();
+        settings.common.data_dir =
+            std::env::temp_dir().join(format!("roster-storage-{}", uuid::Uuid::new_v4()));
+        for url in [
+            &mut settings.users.database_url,
+            &mut settings.roles.database_url,
+            &mut settings.files.database_url,
+            &mut settings.moderation.database_url,
+        ] {
+            *url = Some(Secret::new(database_url));
+        }
+        // Pruned only when a test says so.
+        settings.common.outbox.prune_interval_secs = 0;
+        configure(&mut settings);
+        let keys = Arc::new(TokenKeys::generate("roster"));
+        let (listener, address) = local_listener().await;
+        let suite = Suite::start(&settings, ALL_SERVICES, keys.clone(), &listener)
+            .await
+            .unwrap_or_else(|e| panic!("starting the suite: {e}"));
+        let users_store = suite
+            .users
+            .as_ref()
+            .unwrap_or_else(|| panic!("the user service runs in the suite"))
+            .store
+            .clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = suite
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            address,
+            keys,
+            settings,
+            users_store,
+            _stop: stop,
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        ok(ok(Channel::from_shared(self.address.clone()))
+            .connect()
+            .await)
+    }
+
+    fn admin(&self) -> BearerToken {
+        ok(BearerToken::new(
+            &ok(self.keys.issue_admin("storage", Duration::from_secs(600))).token,
+        ))
+    }
+
+    fn session(&self, user: &pb::User) -> BearerToken {
+        ok(BearerToken::new(
+            &ok(self.keys.issue_user(user.id, 0, Duration::from_secs(600))).token,
+        ))
+    }
+
+    fn data_dir(&self) -> &std::path::Path {
+        &self.settings.common.data_dir
+    }
+
+    async fn create_users(&self, names: &[&str]) -> Vec<pb::User> {
+        let mut users = UserServiceClient::with_interceptor(self.channel().await, self.admin());
+        let mut created = Vec::new();
+        for name in names {
+            created.push(
+                ok(users
+                    .create_user(pb::CreateUserRequest {
+                        name: (*name).into(),
+                        ..Default::default()
+                    })
+                    .await)
+                .into_inner(),
+            );
+        }
+        created
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.settings.common.data_dir);
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for an `async fn(Backend)`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$test(roster_kit::testing::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$test(roster_kit::testing::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    the_user_outbox_keeps_its_retention_and_refuses_pruned_cursors,
+    the_role_outbox_keeps_its_retention_and_refuses_pruned_cursors,
+    the_moderation_outbox_keeps_its_retention_and_refuses_pruned_cursors,
+    the_configured_retention_prunes_when_a_service_starts,
+    objects_without_a_row_are_swept_after_the_grace_period,
+    concurrent_grants_and_updates_all_succeed,
+);
+
+/// What a watch resuming after `after` sends first: its first event's cursor,
+/// or the status it ends with.
+async fn first_after<T, F, Fut>(
+    open: &F,
+    after: &str,
+    cursor_of: fn(&T) -> String,
+) -> Result<String, Status>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<Streaming<T>>, Status>>,
+{
+    let mut stream = open(after.to_owned()).await?.into_inner();
+    match stream.message().await? {
+        Some(event) => Ok(cursor_of(&event)),
+        None => panic!("the watch after {after:?} ended without an event or a status"),
+    }
+}
+
+/// Prunes `log`, whose events are exactly `cursors` (oldest first, at least
+/// five), and checks what its watch (`open`) then serves.
+async fn assert_retention<T, F, Fut>(
+    log: &dyn PrunableLog,
+    cursors: &[String],
+    open: F,
+    cursor_of: fn(&T) -> String,
+) where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<Streaming<T>>, Status>>,
+{
+    let count = cursors.len();
+    assert!(count >= 5, "{cursors:?}");
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let now = Utc::now();
+    let in_eight_days = now + chrono::Duration::days(8);
+    let retention = |min_events| Retention {
+        max_age: week,
+        min_events,
+    };
+    // Younger than the retention: kept.
+    assert_eq!(ok(log.prune(retention(1), now).await), 0);
+    // Older, but within the newest `min_events`: kept.
+    assert_eq!(
+        ok(log.prune(retention(count as u64), in_eight_days).await),
+        0
+    );
+    assert_eq!(
+        first_after(&open, "", cursor_of).await.ok().as_ref(),
+        Some(&cursors[0])
+    );
+    // Older and beyond the newest two: pruned.
+    assert_eq!(
+        ok(log.prune(retention(2), in_eight_days).await),
+        count as u64 - 2
+    );
+    let (oldest_kept, newest) = (&cursors[count - 2], &cursors[count - 1]);
+    // Resuming right before the oldest kept event misses nothing.
+    assert_eq!(
+        first_after(&open, &cursors[count - 3], cursor_of)
+            .await
+            .ok()
+            .as_ref(),
+        Some(oldest_kept)
+    );
+    assert_eq!(
+        first_after(&open, oldest_kept, cursor_of)
+            .await
+            .ok()
+            .as_ref(),
+        Some(newest)
+    );
+    // Resuming from further back would skip events: refused.
+    for expired in &cursors[..count - 3] {
+        let status = first_after(&open, expired, cursor_of)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("a watch after pruned cursor {expired} was served"));
+        assert_refused(&status, Code::OutOfRange, "CURSOR_EXPIRED");
+        assert!(status.message().contains("retention"), "{status:?}");
+    }
+    // An empty cursor starts at the oldest event kept.
+    assert_eq!(
+        first_after(&open, "", cursor_of).await.ok().as_ref(),
+        Some(oldest_kept)
+    );
+    // Pruning again finds nothing more to delete.
+    assert_eq!(ok(log.prune(retention(2), in_eight_days).await), 0);
+}
+
+fn user_event_cursor(event: &pb::UserEvent) -> String {
+    event
+        .meta
+        .as_ref()
+        .map(|m| m.cursor.clone())
+        .unwrap_or_default()
+}
+
+async fn the_user_outbox_keeps_its_retention_and_refuses_pruned_cursors(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let app = App::start(&database.url, |_| {}).await;
+    app.create_users(&["ann", "bob", "cal", "dan", "eve"]).await;
+    let users = UserServiceClient::with_interceptor(app.channel().await, app.admin());
+    let mut all = ok(users
+        .clone()
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await)
+    .into_inner();
+    let mut cursors = Vec::new();
+    for _ in 0..5 {
+        let event = ok(all.message().await).unwrap_or_else(|| panic!("the watch ended"));
+        cursors.push(user_event_cursor(&event));
+    }
+    drop(all);
+    let open = |after_cursor: String| {
+        let mut users = users.clone();
+        async move {
+            users
+                .watch_user_events(pb::WatchUserEventsRequest { after_cursor })
+                .await
+        }
+    };
+    assert_retention(&app.users_store, &cursors, open, user_event_cursor).await;
+}
+
+fn role_event_cursor(event: &pb::RoleEvent) -> String {
+    event
+        .meta
+        .as_ref()
+        .map(|m| m.cursor.clone())
+        .unwrap_or_default()
+}
+
+async fn the_role_outbox_keeps_its_retention_and_refuses_pruned_cursors(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let app = App::start(&database.url, |_| {}).await;
+    let member = &app.create_users(&["mod"]).await[0];
+    let roles = RoleServiceClient::with_interceptor(app.channel().await, app.admin());
+    let mut cursors = Vec::new();
+    for channel in ["a", "b", "c", "d", "e", "f"] {
+        let granted = ok(roles
+            .clone()
+            .grant_role(pb::GrantRoleRequest {
+                user_id: member.id,
+                role: "channel-moderator".into(),
+                scope: Some(pb::Scope {
+                    scope: Some(pb::scope::Scope::ChannelId(channel.into())),
+                }),
+                expires_at: None,
+            })
+            .await)
+        .into_inner();
+        cursors.push(granted.event_cursor);
+    }
+    let log = roster_roles::Store::new(ok(roster_kit::db::connect(&database.url).await));
+    let open = |after_cursor: String| {
+        let mut roles = roles.clone();
+        async move {
+            roles
+                .watch_role_events(pb::WatchRoleEventsRequest {
+                    after_cursor,
+                    from_now: false,
+                })
+                .await
+        }
+    };
+    assert_retention(&log, &cursors, open, role_event_cursor).await;
+}
+
+fn moderation_event_cursor(event: &pb::ModerationEvent) -> String {
+    event
+        .meta
+        .as_ref()
+        .map(|m| m.cursor.clone())
+        .unwrap_or_default()
+}
+
+async fn the_moderation_outbox_keeps_its_retention_and_refuses_pruned_cursors(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let app = App::start(&database.url, |_| {}).await;
+    let target = &app.create_users(&["target"]).await[0];
+    let moderation = ModerationServiceClient::with_interceptor(app.channel().await, app.admin());
+    let mut cursors = Vec::new();
+    for round in 0..3 {
+        let banned = ok(moderation
+            .clone()
+            .ban_user(pb::BanUserRequest {
+                user_id: target.id,
+                reason: format!("round {round}"),
+                expires_at: None,
+            })
+            .await)
+        .into_inner();
+        cursors.push(banned.event_cursor);
+        let lifted = ok(moderation
+            .clone()
+            .unban_user(pb::UnbanUserRequest {
+                user_id: target.id,
+                reason: format!("round {round} over"),
+            })
+            .await)
+        .into_inner();
+        cursors.push(lifted.event_cursor);
+    }
+    let log =
+        roster_moderation::store::Store::new(ok(roster_kit::db::connect(&database.url).await));
+    let open = |after_cursor: String| {
+        let mut moderation = moderation.clone();
+        async move {
+            moderation
+                .watch_moderation_events(pb::WatchModerationEventsRequest { after_cursor })
+                .await
+        }
+    };
+    assert_retention(&log, &cursors, open, moderation_event_cursor).await;
+}
+
+async fn the_configured_retention_prunes_when_a_service_starts(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let first = App::start(&database.url, |_| {}).await;
+    first.create_users(&["ann", "bob", "cal"]).await;
+    let mut users = UserServiceClient::with_interceptor(first.channel().await, first.admin());
+    let mut all = ok(users
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await)
+    .into_inner();
+    let first_cursor =
+        user_event_cursor(&ok(all.message().await).unwrap_or_else(|| panic!("no event")));
+    drop(all);
+
+    // A replica configured to keep only the newest event prunes as it starts.
+    let _pruning = App::start(&database.url, |settings| {
+        settings.common.outbox.retention_days = 0;
+        settings.common.outbox.retention_events = 1;
+        settings.common.outbox.prune_interval_secs = 3600;
+    })
+    .await;
+    let mut refused = None;
+    for _ in 0..200 {
+        let mut stream = ok(users
+            .watch_user_events(pb::WatchUserEventsRequest {
+                after_cursor: first_cursor.clone(),
+            })
+            .await)
+        .into_inner();
+        match stream.message().await {
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+            // Not pruned yet: the prune runs beside the replica's start.
+            Ok(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+    let status = refused.unwrap_or_else(|| panic!("the replica did not prune at start"));
+    assert_refused(&status, Code::OutOfRange, "CURSOR_EXPIRED");
+}
+
+/// A moto S3 server on a free local port with one bucket, stopped when dropped.
+struct Moto(std::process::Child);
+
+impl Moto {
+    async fn start(bucket: &str) -> (Self, String) {
+        let port =
+            ok(std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr())).port();
+        let program =
+            std::env::var("ROSTER_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let child = std::process::Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{program}` ({e}); `make test` installs it"));
+        let moto = Self(child);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            match client.put(format!("{endpoint}/{bucket}")).send().await {
+                Ok(answer) if answer.status().is_success() => return (moto, endpoint),
+                Ok(answer) => panic!("moto refused to create {bucket}: {}", answer.status()),
+                // Still starting; poll again shortly.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        panic!("`{program}` did not answer on {endpoint}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn objects_without_a_row_are_swept_after_the_grace_period(backend: Backend) {
+    // On SQLite the local directory, on PostgreSQL S3 (moto).
+    let (storage, _moto) = match backend {
+        Backend::Sqlite => (StorageSettings::default(), None),
+        Backend::Postgres => {
+            let (moto, endpoint) = Moto::start("roster-sweep").await;
+            let settings = StorageSettings {
+                backend: StorageBackend::S3,
+                local_dir: None,
+                s3: S3Settings {
+                    bucket: "roster-sweep".into(),
+                    endpoint: Some(endpoint),
+                    region: Some("us-east-1".into()),
+                    access_key_id: Some("testing".into()),
+                    secret_access_key: Some(Secret::new("testing")),
+                    allow_http: true,
+                    prefix: Some("roster".into()),
+                },
+            };
+            (settings, Some(moto))
+        }
+    };
+    let database = TestDatabase::new(backend).await;
+    let app = App::start(&database.url, |settings| {
+        settings.files.storage = storage.clone();
+    })
+    .await;
+    let owner = &app.create_users(&["owner"]).await[0];
+    let mut files = FileServiceClient::with_interceptor(app.channel().await, app.session(owner));
+    let content = b"kept: it has a row".to_vec();
+    let kept = ok(roster_files::client::upload(
+        &mut files,
+        pb::UploadFileHeader {
+            name: "kept.txt".into(),
+            size: content.len() as u64,
+            purpose: pb::FilePurpose::Attachment.into(),
+            ..Default::default()
+        },
+        &content,
+        1024,
+    )
+    .await);
+
+    // What a crash between an upload's bytes and its row leaves, and an object
+    // that is not Roster's.
+    let objects: Arc<dyn ObjectStore> =
+        ok(roster_files::store::open_store(&storage, app.data_dir()));
+    let orphan_id = uuid::Uuid::new_v4().to_string();
+    let orphan = ObjectPath::from(format!("{}/{orphan_id}-original", &orphan_id[..2]));
+    let foreign = ObjectPath::from("notes/readme.txt");
+    for path in [&orphan, &foreign] {
+        ok(objects
+            .put(path, PutPayload::from_static(b"left behind"))
+            .await);
+    }
+
+    // The sweep as an operator runs it, on the same tables and storage.
+    let sweeper = |grace_secs| {
+        let mut settings = app.settings.files.clone();
+        settings.orphan_grace_secs = grace_secs;
+        settings.orphan_sweep_interval_secs = 0;
+        sweep_with(app.settings.clone(), app.keys.clone(), settings)
+    };
+    // Within the grace period (an upload may be writing its row): kept.
+    let report = ok(sweeper(3600).await);
+    assert_eq!(report.deleted, 0, "{report:?}");
+    assert!(report.examined >= 2, "{report:?}");
+    ok(objects.head(&orphan).await);
+
+    let report = ok(sweeper(0).await);
+    assert_eq!(report.deleted, 1, "{report:?}");
+    let gone = objects.head(&orphan).await.err();
+    assert!(
+        matches!(gone, Some(object_store::Error::NotFound { .. })),
+        "the orphan is still there: {gone:?}"
+    );
+    ok(objects.head(&foreign).await);
+    let read: Vec<u8> = {
+        let mut stream = ok(files
+            .download_file(pb::DownloadFileRequest {
+                file_id: kept.id.clone(),
+                ..Default::default()
+            })
+            .await)
+        .into_inner();
+        let mut bytes = Vec::new();
+        while let Some(message) = ok(stream.message().await) {
+            if let Some(pb::download_file_response::Part::Chunk(chunk)) = message.part {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        bytes
+    };
+    assert_eq!(read, content, "the file with a row keeps its bytes");
+}
+
+/// Starts a file service on `settings`' tables and storage and sweeps once.
+async fn sweep_with(
+    suite: RosterSettings,
+    keys: Arc<TokenKeys>,
+    files: FilesSettings,
+) -> roster_kit::Result<roster_files::domain::sweep::SweepReport> {
+    let ctx = ServiceContext::new(suite.common.clone(), keys, "http://127.0.0.1:1")?;
+    FileService::start(&ctx, &files)
+        .await?
+        .sweep_orphans()
+        .await
+}
+
+async fn concurrent_grants_and_updates_all_succeed(backend: Backend) {
+    // As `make bench` loads a server: many writers at once, here on every
+    // service's tables in one database file (on SQLite).
+    let database = TestDatabase::new(backend).await;
+    let app = App::start(&database.url, |_| {}).await;
+    let names: Vec<String> = (0..25).map(|i| format!("writer{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let people = app.create_users(&names).await;
+    let channel = app.channel().await;
+    let roles = RoleServiceClient::with_interceptor(channel.clone(), app.admin());
+    let users = UserServiceClient::with_interceptor(channel, app.admin());
+    let mut calls = tokio::task::JoinSet::new();
+    for person in &people {
+        let (mut roles, mut users, id) = (roles.clone(), users.clone(), person.id);
+        calls.spawn(async move {
+            roles
+                .grant_role(pb::GrantRoleRequest {
+                    user_id: id,
+                    role: "channel-moderator".into(),
+                    scope: Some(pb::Scope {
+                        scope: Some(pb::scope::Scope::ChannelId("busy".into())),
+                    }),
+                    expires_at: None,
+                })
+                .await
+                .map(|_| ())
+        });
+        calls.spawn(async move {
+            users
+                .update_user(pb::UpdateUserRequest {
+                    user: Some(pb::UserRef {
+                        r#ref: Some(pb::user_ref::Ref::Id(id)),
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["display_name".into()],
+                    }),
+                    patch: Some(pb::UserPatch {
+                        display_name: format!("Busy {id}"),
+                        ..Default::default()
+                    }),
+                    expected_version: 0,
+                })
+                .await
+                .map(|_| ())
+        });
+    }
+    let mut failures = Vec::new();
+    let mut done = 0;
+    while let Some(joined) = calls.join_next().await {
+        done += 1;
+        if let Err(status) = ok(joined) {
+            failures.push(status);
+        }
+    }
+    assert_eq!(done, 50);
+    assert!(
+        failures.is_empty(),
+        "calls failed under concurrent writes: {failures:?}"
+    );
+    // Every write landed.
+    let mut members = 0;
+    for person in &people {
+        let held = ok(roles
+            .clone()
+            .list_user_roles(pb::ListUserRolesRequest {
+                user_id: person.id,
+                ..Default::default()
+            })
+            .await)
+        .into_inner();
+        members += usize::from(held.grants.iter().any(|g| g.role == "channel-moderator"));
+        let user = ok(users
+            .clone()
+            .get_user(pb::GetUserRequest {
+                user: Some(pb::get_user_request::User::Id(person.id)),
+            })
+            .await)
+        .into_inner();
+        assert_eq!(user.display_name, format!("Busy {}", person.id));
+    }
+    assert_eq!(members, people.len());
+}

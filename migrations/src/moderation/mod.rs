@@ -1,0 +1,18 @@
+//! Tables of the moderation service.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261201_000001_create_moderation;
+
+pub struct ModerationMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for ModerationMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261201_000001_create_moderation::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "roster_moderation_migrations".into_iden()
+    }
+}
