@@ -253,7 +253,7 @@ async fn serve(settings: &RosterSettings, services: &[Service]) -> anyhow::Resul
         .filter(|s| **s != Service::Gateway)
         .map(|s| s.name())
         .collect();
-    println!(
+    let mut banner = format!(
         "roster listening on {address} (gRPC, plaintext; health and reflection enabled): {}",
         if grpc.is_empty() {
             "no service but health".to_owned()
@@ -262,22 +262,31 @@ async fn serve(settings: &RosterSettings, services: &[Service]) -> anyhow::Resul
         }
     );
     if let Some(http) = suite.gateway_address() {
-        println!(
-            "roster HTTP gateway on http://{http} (API document /openapi.json, API page /docs); clients reach it as {}",
+        banner.push_str(&format!(
+            "\nroster HTTP gateway on http://{http} (API document /openapi.json, API page /docs); clients reach it as {}",
             common.public_url
-        );
+        ));
     }
     let readiness = roster_kit::admin::Readiness::default();
     suite.readiness(readiness.clone());
     if let Some(admin) = admin {
-        println!(
-            "roster admin port on http://{} (/metrics, /livez, /readyz)",
+        banner.push_str(&format!(
+            "\nroster admin port on http://{} (/metrics, /livez, /readyz)",
             admin.local_addr()?
-        );
+        ));
         tokio::spawn(roster_kit::admin::serve(admin, readiness, shutdown.clone()));
     }
+    announce(&banner);
     suite.serve(listener, shutdown).await?;
     Ok(())
+}
+
+/// Prints the serving banner. A server whose stdout is gone (a closed pipe, a
+/// supervisor that stopped reading) keeps serving: `println!` would panic.
+fn announce(banner: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{banner}").and_then(|()| stdout.flush());
 }
 
 async fn migrate(settings: &RosterSettings, services: &[Service]) -> anyhow::Result<()> {

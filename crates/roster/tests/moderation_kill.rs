@@ -314,6 +314,9 @@ async fn assert_nothing_left(
     channel: &Channel,
     (jane, jane_token, bob): (i64, &str, i64),
 ) {
+    // The user service projects the cleared flags from the moderation stream,
+    // which may trail USER_DELETED; its own stream says when it has.
+    until_flag_count_cleared(admin, jane).await;
     let user = ok(admin
         .users
         .get_user(pb::GetUserRequest {
@@ -377,6 +380,35 @@ async fn assert_nothing_left(
             .error_info()
             .map(|i| i.reason.clone()),
         Some("TOKEN_REVOKED".to_owned())
+    );
+}
+
+/// Follows the user events from the start until `user_id`'s flag count went
+/// to zero.
+async fn until_flag_count_cleared(admin: &mut Clients, user_id: i64) {
+    let mut events = ok(admin
+        .users
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await)
+    .into_inner();
+    let cleared = tokio::time::timeout(DEADLINE, async {
+        while let Some(event) = events.next().await {
+            let event = ok(event);
+            let user = event.user.clone().unwrap_or_default();
+            if event.kind() == pb::UserEventKind::FlagCountChanged
+                && user.id == user_id
+                && user.flag_count == 0
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        cleared,
+        Ok(true),
+        "user {user_id}'s flag count never cleared"
     );
 }
 

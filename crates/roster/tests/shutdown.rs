@@ -57,12 +57,15 @@ fn start(dir: &std::path::Path, address: &str, services: &[&str]) -> Server {
         }
         all
     });
+    let mut stdout = BufReader::new(stdout);
     let mut first = String::new();
-    ok(BufReader::new(stdout).read_line(&mut first));
+    ok(stdout.read_line(&mut first));
     assert!(
         first.contains("roster listening on"),
         "roster said {first:?}"
     );
+    // Keep reading, as a supervisor would: the rest of the banner follows.
+    std::thread::spawn(move || stdout.lines().map_while(Result::ok).for_each(drop));
     Server { child, stderr }
 }
 
@@ -84,6 +87,12 @@ fn terminate(server: &Server) {
         .args(["-TERM", &server.child.id().to_string()])
         .status());
     assert!(status.success());
+}
+
+/// What the exited server wrote to stderr.
+fn server_log(server: &mut Server) -> String {
+    let stderr = std::mem::replace(&mut server.stderr, std::thread::spawn(String::new));
+    ok(stderr.join().map_err(|_| "stderr reader panicked"))
 }
 
 fn upload_part(part: pb::upload_file_request::Part) -> pb::UploadFileRequest {
@@ -180,9 +189,8 @@ async fn sigterm_drains_streams_answers_calls_in_flight_and_exits_zero() {
 
     drop(channel);
     let exit = ok(server.child.wait());
-    assert!(exit.success(), "roster exited with {exit:?}");
-    let stderr = std::mem::replace(&mut server.stderr, std::thread::spawn(String::new));
-    let log = ok(stderr.join().map_err(|_| "stderr reader panicked"));
+    let log = server_log(&mut server);
+    assert!(exit.success(), "roster exited with {exit:?}:\n{log}");
     assert!(
         !log.contains("drain deadline"),
         "the process waited for its drain deadline:\n{log}"
@@ -201,9 +209,10 @@ async fn every_mode_stops_on_sigterm() {
     let mut server = start(&dir, &address, &["users", "roles", "files", "moderation"]);
     terminate(&server);
     let exit = ok(server.child.wait());
+    let log = server_log(&mut server);
     assert!(
         exit.success(),
-        "roster serve users roles files moderation exited with {exit:?}"
+        "roster serve users roles files moderation exited with {exit:?}:\n{log}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
