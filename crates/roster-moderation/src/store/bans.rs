@@ -9,8 +9,8 @@ use sea_orm::{
 };
 
 use super::{
-    Store, append_event, deletion::refuse_if_deleting, entity::ban, insert_audit, ms, opt_time,
-    time,
+    Store, append_event, deletion_guard::refuse_if_deleting, entity::ban, insert_audit, ms,
+    opt_time, time,
 };
 use crate::domain::{
     audit::AuditRecord,

@@ -12,8 +12,8 @@ use sea_orm::{
 };
 
 use super::{
-    Store, append_event, corrupt, deletion::refuse_if_deleting, entity::flag, insert_audit, ms,
-    time,
+    Store, append_event, corrupt, deletion_guard::refuse_if_deleting, entity::flag, insert_audit,
+    ms, time,
 };
 use crate::domain::{
     audit::AuditRecord,

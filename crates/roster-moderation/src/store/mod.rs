@@ -8,6 +8,7 @@
 mod audit;
 mod bans;
 mod deletion;
+mod deletion_guard;
 mod entity;
 mod events;
 mod flags;

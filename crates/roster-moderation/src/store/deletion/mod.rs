@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use roster_kit::{Error, Result, error::ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 
 use super::{
@@ -105,21 +105,6 @@ async fn load_job(
     select: Select<deletion_job::Entity>,
 ) -> Result<Option<DeletionJob>> {
     Ok(load_jobs(db, select.limit(1)).await?.into_iter().next())
-}
-
-/// Refuses (USER_DELETED) a flag or ban on a user with a deletion job, inside
-/// the change's write transaction: a job created before it commits is seen, and
-/// one created after it removes what it wrote.
-pub(super) async fn refuse_if_deleting(db: &impl ConnectionTrait, user_id: i64) -> Result<()> {
-    let jobs = deletion_job::Entity::find()
-        .filter(deletion_job::Column::UserId.eq(user_id))
-        .count(db)
-        .await?;
-    if jobs > 0 {
-        Err(crate::domain::user_deleted(user_id))
-    } else {
-        Ok(())
-    }
 }
 
 fn already_deleted(user_id: i64) -> Error {
