@@ -52,6 +52,10 @@ pub struct CommonSettings {
     pub shutdown_drain_ms: u64,
     /// How often event streams look for changes committed by other replicas, in milliseconds.
     pub event_poll_interval_ms: u64,
+    /// PostgreSQL connections each service's pool opens at most. Every service
+    /// of every replica has its own pool: keep their sum under the server's
+    /// `max_connections`.
+    pub database_max_connections: u32,
     pub log: LogSettings,
     pub auth: AuthSettings,
     /// Where the other services are reached, e.g. `http://roster-roles:50051`.
@@ -137,6 +141,7 @@ impl Default for CommonSettings {
             request_timeout_ms: 10_000,
             shutdown_drain_ms: 20_000,
             event_poll_interval_ms: 250,
+            database_max_connections: crate::db::DEFAULT_MAX_CONNECTIONS,
             log: LogSettings::default(),
             auth: AuthSettings::default(),
             endpoints: EndpointSettings::default(),

@@ -16,6 +16,12 @@ use crate::error::Error;
 /// pooled connection unless told otherwise ([`connect_with`]).
 const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// PostgreSQL connections one pool opens at most unless told otherwise
+/// (`database_max_connections`). Every service of every replica has its own
+/// pool, so this times the pools must stay under the server's
+/// `max_connections` (100 by default): the all-in-one process holds four.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 /// How long an SQLite statement waits for another connection's write lock
 /// before it fails with SQLITE_BUSY. Write transactions take the lock at their
 /// start ([`begin_write`]), so this is a queue, not a retry.
@@ -35,15 +41,17 @@ pub fn default_sqlite_url(data_dir: &Path, service: &str) -> String {
 
 /// Connects, creating the SQLite file's directory when needed.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
-    connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    connect_with(url, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS).await
 }
 
-/// Connects; a call waits at most `acquire_timeout` for a connection, then
-/// fails UNAVAILABLE (keep it under the request deadline, so a lost database
-/// answers UNAVAILABLE rather than DEADLINE_EXCEEDED).
+/// Connects with a pool of at most `max_connections` (PostgreSQL; SQLite keeps
+/// a small pool of its own); a call waits at most `acquire_timeout` for a
+/// connection, then fails UNAVAILABLE (keep it under the request deadline, so a
+/// lost database answers UNAVAILABLE rather than DEADLINE_EXCEEDED).
 pub async fn connect_with(
     url: &str,
     acquire_timeout: Duration,
+    max_connections: u32,
 ) -> Result<DatabaseConnection, Error> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -69,8 +77,8 @@ pub async fn connect_with(
         });
     } else {
         options
-            .max_connections(32)
-            .min_connections(2)
+            .max_connections(max_connections.max(1))
+            .min_connections(2.min(max_connections.max(1)))
             // Prepared statements would otherwise switch to a generic plan after a
             // few runs, planned without the parameter values; for range searches
             // (a common prefix versus a rare one) that plan can be a long scan.

@@ -162,7 +162,12 @@ impl ServiceContext {
         database: &'static str,
         url: &str,
     ) -> Result<DatabaseConnection, Error> {
-        let connection = db::connect_with(url, self.database_acquire_timeout()).await?;
+        let connection = db::connect_with(
+            url,
+            self.database_acquire_timeout(),
+            self.common.database_max_connections,
+        )
+        .await?;
         if self.common.auto_migrate {
             db::migrate::<M>(&connection).await?;
         }

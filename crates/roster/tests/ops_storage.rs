@@ -654,3 +654,22 @@ async fn concurrent_grants_and_updates_all_succeed(backend: Backend) {
     }
     assert_eq!(members, people.len());
 }
+
+/// Every service of every replica has its own PostgreSQL pool: the setting
+/// caps each, so that their sum can be kept under the server's limit.
+#[tokio::test]
+async fn each_pool_opens_at_most_database_max_connections() {
+    let database = TestDatabase::postgres().await;
+    let mut settings = RosterSettings::default();
+    settings.common.database_max_connections = 3;
+    let ctx = ok(ServiceContext::new(
+        settings.common,
+        Arc::new(TokenKeys::generate("roster")),
+        "http://127.0.0.1:1",
+    ));
+    let connection = ok(ctx
+        .database::<roster_migrations::UsersMigrator>("users", &database.url)
+        .await);
+    let pool = connection.get_postgres_connection_pool();
+    assert_eq!(pool.options().get_max_connections(), 3);
+}
