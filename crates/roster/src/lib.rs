@@ -1,6 +1,7 @@
 //! The Roster suite: which services run in this process, and how they reach
 //! the others. The `roster` binary and the suite's tests start it the same way.
 
+pub mod relay;
 pub mod settings;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -71,6 +72,18 @@ impl Service {
             Service::Gateway => None,
         }
     }
+}
+
+/// A context for what runs beside the services rather than in them (the
+/// relay): its empty endpoints mean the server at `address`.
+pub fn companion_context(
+    settings: &RosterSettings,
+    keys: Arc<TokenKeys>,
+    address: SocketAddr,
+) -> Result<ServiceContext, Error> {
+    let common = &settings.common;
+    let local = loopback_endpoint(address, common.tls.server_enabled());
+    ServiceContext::new(common.clone(), keys, &local)
 }
 
 /// This server's own address as the other services in it should dial it.

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures::FutureExt;
-use roster::{DEFAULT_SERVICES, RosterSettings, Service, Suite};
+use roster::{DEFAULT_SERVICES, RosterSettings, Service, Suite, relay::Relay};
 use roster_kit::{
     TokenKeys, db,
     keys::{self, KeyPurpose, KeySet},
@@ -45,6 +45,17 @@ enum Command {
     /// Manage token signing keys (JSON Web Key sets).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Publish every service's events elsewhere.
+    #[command(subcommand)]
+    Relay(RelayCommand),
+}
+
+#[derive(Subcommand)]
+enum RelayCommand {
+    /// Publish the users, roles and moderation event streams to NATS JetStream
+    /// (`relay.nats.*`), reading them over gRPC from `endpoints.*` (empty: the
+    /// server at `listen`) as the `relay` service; runs until SIGTERM/SIGINT.
+    Nats,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +144,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(command) => manage_keys(&settings, command),
+        Command::Relay(RelayCommand::Nats) => relay_nats(&settings).await,
         Command::GrantGlobalAdmin { user_id } => {
             let connection = roster_roles::connect(&settings.roles, common).await?;
             let created = roster_roles::bootstrap_global_admin(&connection, user_id).await?;
@@ -243,9 +255,16 @@ async fn serve(settings: &RosterSettings, services: &[Service]) -> anyhow::Resul
                 .with_context(|| format!("admin_listen: listening on {address}"))?,
         ),
     };
-    let mut suite = Suite::start(settings, services, keys, &listener)
+    let mut suite = Suite::start(settings, services, keys.clone(), &listener)
         .await
         .context("starting the services")?;
+    // Reads this server's streams over gRPC, as it would from another process.
+    let _relay = if settings.relay.nats.enabled {
+        let ctx = roster::companion_context(settings, keys, address)?;
+        Some(Relay::start(&ctx, &settings.relay.nats).context("starting the NATS relay")?)
+    } else {
+        None
+    };
     let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
     tracing::info!(%address, services = ?names, "roster is serving");
     let grpc: Vec<&str> = services
@@ -287,6 +306,41 @@ fn announce(banner: &str) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{banner}").and_then(|()| stdout.flush());
+}
+
+/// `roster relay nats`: the relay alone, with the admin port's metrics.
+async fn relay_nats(settings: &RosterSettings) -> anyhow::Result<()> {
+    let common = &settings.common;
+    let _telemetry = telemetry::init(&common.log)?;
+    let keys = Arc::new(TokenKeys::from_settings(&common.auth, &common.data_dir)?);
+    let _key_watch = keys.watch_files(Duration::from_secs(10));
+    let shutdown = roster_kit::server::shutdown_signal().shared();
+    let server: std::net::SocketAddr = tokio::net::lookup_host(&common.listen)
+        .await
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .with_context(|| format!("listen: {} is not an address", common.listen))?;
+    let ctx = roster::companion_context(settings, keys, server)?;
+    let _relay = Relay::start(&ctx, &settings.relay.nats)?;
+    let readiness = roster_kit::admin::Readiness::default();
+    readiness.set(true);
+    let mut banner = format!(
+        "roster relay publishing to NATS {} (stream {})",
+        settings.relay.nats.url, settings.relay.nats.stream
+    );
+    if !common.admin_listen.is_empty() {
+        let admin = tokio::net::TcpListener::bind(&common.admin_listen)
+            .await
+            .with_context(|| format!("admin_listen: listening on {}", common.admin_listen))?;
+        banner.push_str(&format!(
+            "\nroster admin port on http://{} (/metrics, /livez, /readyz)",
+            admin.local_addr()?
+        ));
+        tokio::spawn(roster_kit::admin::serve(admin, readiness, shutdown.clone()));
+    }
+    announce(&banner);
+    shutdown.await;
+    Ok(())
 }
 
 async fn migrate(settings: &RosterSettings, services: &[Service]) -> anyhow::Result<()> {

@@ -8,6 +8,8 @@ use roster_roles::RolesSettings;
 use roster_users::UsersSettings;
 use serde::Deserialize;
 
+use crate::relay::RelaySettings;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct RosterSettings {
@@ -18,4 +20,5 @@ pub struct RosterSettings {
     pub files: FilesSettings,
     pub moderation: ModerationSettings,
     pub gateway: GatewaySettings,
+    pub relay: RelaySettings,
 }
