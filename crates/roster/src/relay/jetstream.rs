@@ -142,9 +142,10 @@ impl Target {
             _ => ("application/protobuf", event.payload.clone()),
         };
         headers.insert("Content-Type", content_type);
+        // After `headers`, which replaces every header set before it.
         let publish = PublishMessage::build()
-            .message_id(format!("{}:{}", source.name(), event.cursor))
             .headers(headers)
+            .message_id(format!("{}:{}", source.name(), event.cursor))
             .payload(payload);
         self.context
             .send_publish(subject(source, &event.kind), publish)
