@@ -2,8 +2,23 @@
 # Installs what the test suite needs besides PostgreSQL: a local S3-compatible
 # server (moto) for the file service's object-storage tests, grpcurl for the
 # test that runs the README's tour, and schemathesis for the gateway's fuzz pass
-# driven by its OpenAPI document. Prints the path of moto_server.
+# driven by its OpenAPI document, and nats-server (JetStream) for the event
+# relay's tests, which start their own server on a free port (never the one a
+# developer may run on 4222). Prints the path of moto_server.
 set -euo pipefail
+
+if ! command -v nats-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing nats-server …" >&2
+    apt-get install -y -qq nats-server >/dev/null || { apt-get update -qq && apt-get install -y -qq nats-server >/dev/null; }
+  fi
+fi
+if ! command -v nats-server >/dev/null 2>&1; then
+  echo "nats-server (2.9 or newer, with JetStream) is needed by the relay tests: install the" >&2
+  echo "Debian/Ubuntu package (apt-get install nats-server), 'brew install nats-server', or" >&2
+  echo "'go install github.com/nats-io/nats-server/v2@latest', or point ROSTER_TEST_NATS_SERVER at the binary" >&2
+  [ -n "${ROSTER_TEST_NATS_SERVER:-}" ] || exit 1
+fi
 
 if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
   echo "installing moto[server] …" >&2
