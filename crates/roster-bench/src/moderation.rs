@@ -279,6 +279,7 @@ async fn measure_deletion(
     let mut events = moderation
         .watch_moderation_events(pb::WatchModerationEventsRequest {
             after_cursor: after.to_string(),
+            from_now: false,
         })
         .await?
         .into_inner();

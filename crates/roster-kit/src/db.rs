@@ -153,6 +153,23 @@ pub async fn oldest_seq<E: EntityTrait>(
         .await
 }
 
+/// The newest sequence of an event log whose primary key is `seq` (0: empty):
+/// where a watch `from_now` starts.
+pub async fn newest_seq<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    seq: E::Column,
+) -> Result<i64, DbErr> {
+    Ok(E::find()
+        .select_only()
+        .column(seq)
+        .order_by_desc(seq)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(0))
+}
+
 /// Deletes the oldest events of an event log whose primary key is `seq`:
 /// those before the first event matching `recent` (e.g. "occurred after the
 /// retention's cutoff") and not among the newest `keep` (at least one is always

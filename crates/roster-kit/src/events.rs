@@ -39,6 +39,32 @@ pub fn parse_cursor(raw: &str, field: &str) -> Result<i64, Error> {
     })
 }
 
+/// Where a watch request starts: after a cursor (`Some`; 0 is the
+/// beginning), or at the current end of the log with `from_now` (`None`).
+pub fn watch_start(after_cursor: &str, from_now: bool) -> Result<Option<i64>, Error> {
+    if !from_now {
+        return parse_cursor(after_cursor, "after_cursor").map(Some);
+    }
+    if !after_cursor.is_empty() {
+        return Err(Error::invalid_field(
+            "from_now",
+            "cannot be combined with after_cursor",
+        ));
+    }
+    Ok(None)
+}
+
+/// Puts the cursor a watch starts after in its response's metadata
+/// ([`START_CURSOR_HEADER`]), so a caller can resume from there even if no
+/// event arrives.
+pub fn with_start_cursor<T>(mut response: tonic::Response<T>, start: i64) -> tonic::Response<T> {
+    response.metadata_mut().insert(
+        START_CURSOR_HEADER,
+        tonic::metadata::MetadataValue::from(start),
+    );
+    response
+}
+
 /// The error of a read resuming after `after` when the events right after it
 /// were pruned: OUT_OF_RANGE / CURSOR_EXPIRED, never a silent gap.
 pub fn cursor_expired(after: i64) -> Error {
@@ -349,6 +375,15 @@ mod tests {
         assert_eq!(retention.min_events, 1);
         let now = Utc::now();
         assert_eq!(retention.cutoff(now), now - chrono::Duration::days(2));
+    }
+
+    #[test]
+    fn a_watch_starts_after_a_cursor_or_now_but_not_both() {
+        assert_eq!(watch_start("", false).ok(), Some(Some(0)));
+        assert_eq!(watch_start("7", false).ok(), Some(Some(7)));
+        assert_eq!(watch_start("", true).ok(), Some(None));
+        let both = watch_start("7", true).err();
+        assert_eq!(both.map(|e| e.reason), Some("INVALID_FIELD"));
     }
 
     #[test]

@@ -286,7 +286,10 @@ async fn the_user_outbox_keeps_its_retention_and_refuses_pruned_cursors(backend:
         let mut users = users.clone();
         async move {
             users
-                .watch_user_events(pb::WatchUserEventsRequest { after_cursor })
+                .watch_user_events(pb::WatchUserEventsRequest {
+                    after_cursor,
+                    from_now: false,
+                })
                 .await
         }
     };
@@ -378,7 +381,10 @@ async fn the_moderation_outbox_keeps_its_retention_and_refuses_pruned_cursors(ba
         let mut moderation = moderation.clone();
         async move {
             moderation
-                .watch_moderation_events(pb::WatchModerationEventsRequest { after_cursor })
+                .watch_moderation_events(pb::WatchModerationEventsRequest {
+                    after_cursor,
+                    from_now: false,
+                })
                 .await
         }
     };
@@ -410,6 +416,7 @@ async fn the_configured_retention_prunes_when_a_service_starts(backend: Backend)
         let mut stream = ok(users
             .watch_user_events(pb::WatchUserEventsRequest {
                 after_cursor: first_cursor.clone(),
+                from_now: false,
             })
             .await)
         .into_inner();

@@ -172,6 +172,7 @@ async fn follow(client: UserServiceClient<PeerChannel>, shared: std::sync::Weak<
         let after = if from_oldest { None } else { after };
         let request = pb::WatchUserEventsRequest {
             after_cursor: after.map(|c| c.to_string()).unwrap_or_default(),
+            from_now: false,
         };
         match client.clone().watch_user_events(request).await {
             Ok(response) => {

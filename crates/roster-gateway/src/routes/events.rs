@@ -99,6 +99,7 @@ where
     }
     let request = pb::WatchUserEventsRequest {
         after_cursor: after.map(|c| c.to_string()).unwrap_or_default(),
+        from_now: false,
     };
     let stream = app
         .users_as_gateway
@@ -268,6 +269,7 @@ async fn user_events(State(app): State<App>, call: Call, headers: HeaderMap) -> 
     let after = last_event_id(&headers)?;
     let request = pb::WatchUserEventsRequest {
         after_cursor: after.map(|c| c.to_string()).unwrap_or_default(),
+        from_now: false,
     };
     let stream = app
         .users()

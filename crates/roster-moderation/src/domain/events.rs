@@ -88,6 +88,14 @@ impl super::Moderation {
         super::access::may_watch(&caller.actor)
     }
 
+    /// The sequence a watch starting at `start` (`None`: now) starts after.
+    pub async fn watch_after(&self, start: Option<i64>) -> roster_kit::Result<i64> {
+        match start {
+            Some(after) => Ok(after),
+            None => self.repo.newest_event_seq().await,
+        }
+    }
+
     /// Events after sequence `after`, oldest first, at most `limit`.
     pub async fn events_after(
         &self,

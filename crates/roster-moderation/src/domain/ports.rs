@@ -222,6 +222,9 @@ pub trait EventRepository: Send + Sync + 'static {
 
     /// Events after sequence `after`, oldest first, at most `limit`.
     async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<StoredEvent>>;
+
+    /// The sequence of the newest event (0: none).
+    async fn newest_event_seq(&self) -> Result<i64>;
 }
 
 /// A user as the moderation service needs to know it.

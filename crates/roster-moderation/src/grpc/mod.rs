@@ -191,12 +191,21 @@ impl ModerationService for ModerationApi {
         request: Request<pb::WatchModerationEventsRequest>,
     ) -> Reply<Self::WatchModerationEventsStream> {
         let caller = caller(&request)?;
-        let after = convert::cursor(&request.get_ref().after_cursor)?;
+        let request = request.get_ref();
+        let start = if request.from_now {
+            roster_kit::events::watch_start(&request.after_cursor, true)?
+        } else {
+            Some(convert::cursor(&request.after_cursor)?)
+        };
         self.moderation.authorize_watch(&caller)?;
-        Ok(Response::new(watch::follow(
-            self.moderation.clone(),
+        let after = self.moderation.watch_after(start).await?;
+        Ok(roster_kit::events::with_start_cursor(
+            Response::new(watch::follow(
+                self.moderation.clone(),
+                after,
+                self.poll_interval,
+            )),
             after,
-            self.poll_interval,
-        )))
+        ))
     }
 }

@@ -31,6 +31,10 @@ impl EventRepository for Store {
         self.changes.clone()
     }
 
+    async fn newest_event_seq(&self) -> Result<i64> {
+        Ok(db::newest_seq::<event::Entity>(&self.db, event::Column::Seq).await?)
+    }
+
     /// OUT_OF_RANGE / CURSOR_EXPIRED when the events right after `after` were pruned.
     async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<StoredEvent>> {
         let events = event::Entity::find()

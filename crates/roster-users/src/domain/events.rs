@@ -74,6 +74,14 @@ impl Directory {
         self.users.committed()
     }
 
+    /// The sequence a watch starting at `start` (`None`: now) starts after.
+    pub async fn watch_after(&self, start: Option<i64>) -> Result<i64, Error> {
+        match start {
+            Some(after) => Ok(after),
+            None => self.users.newest_event_sequence().await,
+        }
+    }
+
     /// Up to `limit` events after sequence `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
         self.users.events_after(after, limit).await

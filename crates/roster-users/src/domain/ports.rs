@@ -106,6 +106,9 @@ pub trait UserEventLog: Send + Sync + 'static {
 
     /// Up to `limit` events committed after sequence `after`, oldest first.
     async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>>;
+
+    /// The sequence of the newest event (0: none).
+    async fn newest_event_sequence(&self) -> Result<i64>;
 }
 
 /// Users' network roles, projected from the role service's event stream.

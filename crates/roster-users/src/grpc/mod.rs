@@ -206,13 +206,17 @@ impl UserService for UserApi {
     ) -> Result<Response<Self::WatchUserEventsStream>, Status> {
         let actor = actor(&request)?;
         self.directory.authorize_watch(&actor)?;
-        let after = convert::watch_cursor(request.get_ref())?;
-        Ok(Response::new(watch::follow(
-            self.directory.clone(),
-            self.file_url_base.clone(),
+        let start = convert::watch_cursor(request.get_ref())?;
+        let after = self.directory.watch_after(start).await?;
+        Ok(roster_kit::events::with_start_cursor(
+            Response::new(watch::follow(
+                self.directory.clone(),
+                self.file_url_base.clone(),
+                after,
+                self.poll_interval,
+            )),
             after,
-            self.poll_interval,
-        )))
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id, dry_run = request.get_ref().dry_run))]

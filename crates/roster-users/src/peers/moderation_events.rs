@@ -70,6 +70,7 @@ impl StreamProjection for ModerationEvents {
             .clone()
             .watch_moderation_events(pb::WatchModerationEventsRequest {
                 after_cursor: cursor_after(after),
+                from_now: false,
             })
             .await
             .map_err(Error::internal)?

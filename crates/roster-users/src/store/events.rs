@@ -134,6 +134,10 @@ impl UserEventLog for UserStore {
         self.committed.clone()
     }
 
+    async fn newest_event_sequence(&self) -> Result<i64, Error> {
+        self.last_event_sequence().await
+    }
+
     /// Streams call it before delivering, so a consumer that reacts to an event
     /// by reading the user from this replica reads the change. OUT_OF_RANGE /
     /// CURSOR_EXPIRED when the events right after `after` were pruned.

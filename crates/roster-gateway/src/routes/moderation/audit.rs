@@ -125,6 +125,7 @@ async fn moderation_events(
     let after = last_event_id(&headers)?;
     let request = pb::WatchModerationEventsRequest {
         after_cursor: after.map(|c| c.to_string()).unwrap_or_default(),
+        from_now: false,
     };
     let stream = app
         .moderation()

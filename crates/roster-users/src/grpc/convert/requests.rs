@@ -334,7 +334,7 @@ pub fn user_sort(raw: i32) -> Result<UserSort, Error> {
     }
 }
 
-/// Where a WatchUserEvents call starts.
-pub fn watch_cursor(request: &pb::WatchUserEventsRequest) -> Result<i64, Error> {
-    roster_kit::events::parse_cursor(&request.after_cursor, "after_cursor")
+/// Where a WatchUserEvents call starts: after a cursor, or now (`None`).
+pub fn watch_cursor(request: &pb::WatchUserEventsRequest) -> Result<Option<i64>, Error> {
+    roster_kit::events::watch_start(&request.after_cursor, request.from_now)
 }

@@ -16,6 +16,7 @@ on_both_backends!(
     moderation_events_replay_in_order_resume_after_a_cursor_and_follow,
     only_admins_and_services_watch_and_cursors_are_checked,
     the_user_stream_shows_flagged_banned_unbanned_and_deleted_users,
+    a_moderation_watch_from_now_skips_history,
 );
 
 async fn moderation_events_replay_in_order_resume_after_a_cursor_and_follow(backend: Backend) {
@@ -132,6 +133,7 @@ async fn only_admins_and_services_watch_and_cursors_are_checked(backend: Backend
             .await
             .watch_moderation_events(pb::WatchModerationEventsRequest {
                 after_cursor: cursor.into(),
+                from_now: false,
             })
             .await
         {
@@ -203,4 +205,44 @@ async fn the_user_stream_shows_flagged_banned_unbanned_and_deleted_users(backend
             jane_(U::FlagCountChanged, 0, false, true, "Deleted User"),
         ]
     );
+}
+
+async fn a_moderation_watch_from_now_skips_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut admin = app.admin().await;
+    let jane = create(&mut admin, "jane", "Jane").await;
+    let mut moderation = moderation_admin(&app).await;
+    let banned = moderation
+        .ban_user(ban_request(jane.id, "spam"))
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner()
+        .event_cursor;
+
+    let response = moderation
+        .watch_moderation_events(pb::WatchModerationEventsRequest {
+            after_cursor: String::new(),
+            from_now: true,
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let start = response
+        .metadata()
+        .get(roster_kit::events::START_CURSOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(start, Some(banned));
+    let mut live = response.into_inner();
+    let unbanned = moderation
+        .unban_user(pb::UnbanUserRequest {
+            user_id: jane.id,
+            reason: String::new(),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner()
+        .event_cursor;
+    let first = next(&mut live).await;
+    assert_eq!(first.kind(), pb::ModerationEventKind::UserUnbanned);
+    assert_eq!(cursor_of(first.meta.as_ref()), unbanned);
 }

@@ -144,6 +144,7 @@ pub async fn watch(moderation: &mut Moderation, after: &str) -> Streaming<pb::Mo
     moderation
         .watch_moderation_events(pb::WatchModerationEventsRequest {
             after_cursor: after.into(),
+            from_now: false,
         })
         .await
         .unwrap_or_else(|s| panic!("{s:?}"))

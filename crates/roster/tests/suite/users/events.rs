@@ -12,6 +12,7 @@ on_both_backends!(
     events_replay_in_order_and_resume_after_a_cursor,
     watchers_see_new_changes_live_and_from_other_replicas,
     malformed_cursors_are_refused,
+    a_watch_from_now_skips_history_and_says_where_it_starts,
 );
 
 /// Upper bound on waiting for an event that must come; only a broken stream hits it.
@@ -86,6 +87,7 @@ async fn events_replay_in_order_and_resume_after_a_cursor(backend: Backend) {
     let mut resumed = admin
         .watch_user_events(pb::WatchUserEventsRequest {
             after_cursor: cursor(&replayed[1]),
+            from_now: false,
         })
         .await
         .unwrap_or_else(|s| panic!("{s:?}"))
@@ -135,6 +137,7 @@ async fn malformed_cursors_are_refused(backend: Backend) {
     let status = match admin
         .watch_user_events(pb::WatchUserEventsRequest {
             after_cursor: "yesterday".into(),
+            from_now: false,
         })
         .await
     {
@@ -142,4 +145,49 @@ async fn malformed_cursors_are_refused(backend: Backend) {
         Err(status) => status,
     };
     assert_refused(&status, Code::InvalidArgument, "CURSOR_INVALID");
+}
+
+async fn a_watch_from_now_skips_history_and_says_where_it_starts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut admin = app.admin().await;
+    create(&mut admin, "jane", "Jane").await;
+    let mut history = admin
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    let jane = next_event(&mut history).await;
+
+    let response = admin
+        .watch_user_events(pb::WatchUserEventsRequest {
+            after_cursor: String::new(),
+            from_now: true,
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let start = response
+        .metadata()
+        .get(roster_kit::events::START_CURSOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(start, Some(cursor(&jane)));
+    let mut live = response.into_inner();
+    create(&mut admin, "john", "John").await;
+    assert_eq!(
+        summary(&next_event(&mut live).await),
+        (pb::UserEventKind::Created, "John".to_owned())
+    );
+
+    let status = match admin
+        .watch_user_events(pb::WatchUserEventsRequest {
+            after_cursor: cursor(&jane),
+            from_now: true,
+        })
+        .await
+    {
+        Ok(_) => panic!("from_now with a cursor was accepted"),
+        Err(status) => status,
+    };
+    assert_refused(&status, Code::InvalidArgument, "INVALID_FIELD");
+    assert!(status.message().contains("from_now"), "{status:?}");
 }
