@@ -3,6 +3,7 @@
 
 pub use sea_orm_migration::MigratorTrait;
 
+mod event_origin;
 pub mod files;
 pub mod moderation;
 pub mod roles;

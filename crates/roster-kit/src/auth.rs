@@ -566,8 +566,9 @@ where
             match authenticate(&layer, request.headers(), path).await {
                 Ok(actor) => {
                     tracing::Span::current().record("actor", tracing::field::display(&actor));
+                    let origin = crate::origin::Origin::of_request(&actor, request.headers());
                     request.extensions_mut().insert(actor);
-                    inner.call(request).await
+                    crate::origin::scope(origin, inner.call(request)).await
                 }
                 Err(err) => Ok(Status::from(err).into_http()),
             }

@@ -17,6 +17,7 @@ pub mod events;
 pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
+pub mod origin;
 pub mod paging;
 pub mod server;
 pub mod service;

@@ -92,7 +92,7 @@ pub fn init(settings: &LogSettings) -> Result<TelemetryGuard, Error> {
     Ok(TelemetryGuard { provider })
 }
 
-struct HeaderExtractor<'a>(&'a http::HeaderMap);
+pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a http::HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {

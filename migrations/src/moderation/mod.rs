@@ -3,13 +3,17 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261201_000001_create_moderation;
+mod m20261223_000002_event_origin;
 
 pub struct ModerationMigrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for ModerationMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261201_000001_create_moderation::Migration)]
+        vec![
+            Box::new(m20261201_000001_create_moderation::Migration),
+            Box::new(m20261223_000002_event_origin::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

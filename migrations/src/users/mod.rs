@@ -7,6 +7,7 @@ mod m20261122_000002_network_roles;
 mod m20261201_000003_guest_secrets;
 mod m20261201_000004_moderation_state;
 mod m20261215_000005_collation_keys;
+mod m20261223_000006_event_origin;
 
 pub struct UsersMigrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for UsersMigrator {
             Box::new(m20261201_000003_guest_secrets::Migration),
             Box::new(m20261201_000004_moderation_state::Migration),
             Box::new(m20261215_000005_collation_keys::Migration),
+            Box::new(m20261223_000006_event_origin::Migration),
         ]
     }
 

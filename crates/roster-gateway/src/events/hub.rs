@@ -215,7 +215,7 @@ mod tests {
         pb::UserEvent {
             meta: Some(pb::EventMeta {
                 cursor: cursor.to_string(),
-                occurred_at: None,
+                ..Default::default()
             }),
             ..Default::default()
         }

@@ -80,6 +80,8 @@ pub struct StoredEvent {
     /// Who made the change, e.g. "user:42".
     pub actor: String,
     pub event: ModerationEvent,
+    /// Who made the change (as `actor`) and the request, trace and reason it came with.
+    pub origin: roster_kit::origin::Origin,
 }
 
 impl super::Moderation {

@@ -39,6 +39,11 @@ impl ModerationService for ModerationApi {
         request: Request<pb::FlagUserRequest>,
     ) -> Reply<pb::FlagUserResponse> {
         let caller = caller(&request)?;
+        let reason = match request.get_ref().reason() {
+            pb::FlagReason::Unspecified => pb::FlagReason::Other,
+            reason => reason,
+        };
+        roster_kit::origin::set_reason(reason.as_str_name());
         let input = request.into_inner().try_into()?;
         let change = self.moderation.flag_user(&caller, input).await?;
         Ok(Response::new(convert::flag_change(change)))
@@ -83,6 +88,7 @@ impl ModerationService for ModerationApi {
         request: Request<pb::ClearFlagsRequest>,
     ) -> Reply<pb::ClearFlagsResponse> {
         let caller = caller(&request)?;
+        roster_kit::origin::set_reason(&request.get_ref().reason);
         let (user_id, reason) = convert::clear_flags(request.into_inner())?;
         let cleared = self
             .moderation
@@ -94,6 +100,7 @@ impl ModerationService for ModerationApi {
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id))]
     async fn ban_user(&self, request: Request<pb::BanUserRequest>) -> Reply<pb::BanUserResponse> {
         let caller = caller(&request)?;
+        roster_kit::origin::set_reason(&request.get_ref().reason);
         let input = request.into_inner().try_into()?;
         let change = self.moderation.ban_user(&caller, input).await?;
         Ok(Response::new(convert::ban_change(
@@ -108,6 +115,7 @@ impl ModerationService for ModerationApi {
         request: Request<pb::UnbanUserRequest>,
     ) -> Reply<pb::UnbanUserResponse> {
         let caller = caller(&request)?;
+        roster_kit::origin::set_reason(&request.get_ref().reason);
         let (user_id, reason) = convert::unban(request.into_inner())?;
         let lifted = self.moderation.unban_user(&caller, user_id, reason).await?;
         Ok(Response::new(convert::unbanned(
@@ -145,6 +153,7 @@ impl ModerationService for ModerationApi {
         request: Request<pb::DeleteUserRequest>,
     ) -> Reply<pb::DeleteUserResponse> {
         let caller = caller(&request)?;
+        roster_kit::origin::set_reason(&request.get_ref().reason);
         let input = request.into_inner().try_into()?;
         let outcome = self.moderation.delete_user(&caller, input).await?;
         Ok(Response::new(convert::delete_outcome(outcome)))

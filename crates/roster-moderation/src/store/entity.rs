@@ -144,6 +144,11 @@ pub mod event {
         /// JSON: {"actor": …, "event": ModerationEvent}.
         pub payload: String,
         pub occurred_at_ms: i64,
+        /// Who made the change and why (null for events from before these columns).
+        pub actor: Option<String>,
+        pub request_id: Option<String>,
+        pub trace_id: Option<String>,
+        pub reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

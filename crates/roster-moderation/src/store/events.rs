@@ -17,11 +17,20 @@ use crate::domain::{events::StoredEvent, ports::EventRepository};
 fn event_from_row(row: event::Model) -> Result<StoredEvent> {
     let payload: Payload = serde_json::from_str(&row.payload)
         .map_err(|_| corrupt(format_args!("moderation event {}", row.seq)))?;
+    let origin = roster_kit::origin::Origin::from_columns(
+        "moderation",
+        row.actor
+            .or_else(|| Some(payload.actor.clone()).filter(|a| !a.is_empty())),
+        row.request_id,
+        row.trace_id,
+        row.reason,
+    );
     Ok(StoredEvent {
         seq: row.seq,
         occurred_at: time(row.occurred_at_ms)?,
         actor: payload.actor,
         event: payload.event,
+        origin,
     })
 }
 

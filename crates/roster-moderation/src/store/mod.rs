@@ -115,12 +115,20 @@ async fn append_event(
         event,
     })
     .map_err(Error::internal)?;
+    // The actor the domain names (a deletion job's requester, also when the
+    // runner finishes it later), with the request, trace and reason of the
+    // call when there is one.
+    let origin = roster_kit::origin::current("moderation");
     let row = entity::event::ActiveModel {
         seq: NotSet,
         kind: Set(kind.to_owned()),
         user_id: Set(user_id),
         payload: Set(payload),
         occurred_at_ms: Set(ms(now)),
+        actor: Set(Some(actor.to_owned()).filter(|a| !a.is_empty())),
+        request_id: Set(roster_kit::origin::column(&origin.request_id)),
+        trace_id: Set(roster_kit::origin::column(&origin.trace_id)),
+        reason: Set(roster_kit::origin::column(&origin.reason)),
     }
     .insert(txn)
     .await?;

@@ -185,4 +185,6 @@ pub struct StoredEvent {
     pub seq: i64,
     pub occurred_at: DateTime<Utc>,
     pub event: RoleEvent,
+    /// Who made the change and why.
+    pub origin: roster_kit::origin::Origin,
 }

@@ -405,10 +405,11 @@ pub fn user_grants_revoked(revoked: UserGrantsRevoked) -> pb::RevokeUserGrantsRe
 
 pub fn event(stored: StoredEvent) -> pb::RoleEvent {
     use pb::RoleEventKind as K;
-    let meta = Some(pb::EventMeta {
-        cursor: stored.seq.to_string(),
-        occurred_at: Some(timestamp(stored.occurred_at)),
-    });
+    let meta = Some(
+        stored
+            .origin
+            .meta(stored.seq, timestamp(stored.occurred_at)),
+    );
     let (kind, changed_role, changed_grant, revoked_grants) = match stored.event {
         RoleEvent::RoleCreated { role } => (K::RoleCreated, Some(role), None, 0),
         RoleEvent::RoleUpdated { role } => (K::RoleUpdated, Some(role), None, 0),

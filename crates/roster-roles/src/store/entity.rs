@@ -58,6 +58,11 @@ pub mod role_event {
         pub kind: String,
         pub payload: String,
         pub occurred_at: ChronoDateTimeUtc,
+        /// Who made the change and why (null for events from before these columns).
+        pub actor: Option<String>,
+        pub request_id: Option<String>,
+        pub trace_id: Option<String>,
+        pub reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use roster_kit::{
     Error, Result, db,
     events::{self, PrunableLog, Retention},
+    origin,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction,
@@ -18,16 +19,21 @@ use crate::domain::{RoleEvent, StoredEvent, ports::EventRepository};
 /// Advisory lock key of this outbox (see `db::lock_outbox`).
 const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0002;
 
-/// Rows per multi-row insert: three bound values each, well under both
+/// Rows per multi-row insert: seven bound values each, well under both
 /// backends' limit on parameters per statement.
 const EVENTS_PER_INSERT: usize = 1000;
 
 fn event_row(event: &RoleEvent, now: DateTime<Utc>) -> Result<role_event::ActiveModel> {
+    let origin = origin::current("roles");
     Ok(role_event::ActiveModel {
         seq: NotSet,
         kind: Set(event.kind().to_owned()),
         payload: Set(serde_json::to_string(event).map_err(Error::internal)?),
         occurred_at: Set(now),
+        actor: Set(origin::column(&origin.actor)),
+        request_id: Set(origin::column(&origin.request_id)),
+        trace_id: Set(origin::column(&origin.trace_id)),
+        reason: Set(origin::column(&origin.reason)),
     })
 }
 
@@ -38,6 +44,13 @@ fn event_from_row(row: role_event::Model) -> Result<StoredEvent> {
         seq: row.seq,
         occurred_at: row.occurred_at,
         event,
+        origin: origin::Origin::from_columns(
+            "roles",
+            row.actor,
+            row.request_id,
+            row.trace_id,
+            row.reason,
+        ),
     })
 }
 

@@ -61,6 +61,8 @@ pub struct UserEvent {
     pub kind: UserEventKind,
     pub user: User,
     pub occurred_at: DateTime<Utc>,
+    /// Who made the change and why.
+    pub origin: roster_kit::origin::Origin,
 }
 
 impl Directory {

@@ -79,14 +79,19 @@ impl StreamProjection for ModerationEvents {
 
     async fn apply(&self, event: pb::ModerationEvent) -> Result<i64, Error> {
         let sequence = event_sequence(event.meta.as_ref())?;
-        self.projection
-            .apply_moderation_event(
+        // The user's own event names who moderated, and why.
+        let origin = roster_kit::origin::Origin::of_event(event.meta.as_ref());
+        let change = moderation_change(&event);
+        roster_kit::origin::scope(
+            origin,
+            self.projection.apply_moderation_event(
                 sequence,
                 event.user_id,
-                moderation_change(&event).as_ref(),
+                change.as_ref(),
                 self.clock.now(),
-            )
-            .await?;
+            ),
+        )
+        .await?;
         Ok(sequence)
     }
 }

@@ -73,9 +73,14 @@ impl StreamProjection for RoleEvents {
     async fn apply(&self, event: pb::RoleEvent) -> Result<i64, Error> {
         let sequence = event_sequence(event.meta.as_ref())?;
         let (user_id, change) = network_role_change(&event);
-        self.projection
-            .apply_role_event(sequence, user_id, change.as_ref())
-            .await?;
+        // The user's own event names who granted or revoked.
+        let origin = roster_kit::origin::Origin::of_event(event.meta.as_ref());
+        roster_kit::origin::scope(
+            origin,
+            self.projection
+                .apply_role_event(sequence, user_id, change.as_ref()),
+        )
+        .await?;
         Ok(sequence)
     }
 }

@@ -66,6 +66,11 @@ pub mod user_event {
         pub kind: i16,
         pub payload: String,
         pub occurred_at: ChronoDateTimeUtc,
+        /// Who made the change and why (null for events from before these columns).
+        pub actor: Option<String>,
+        pub request_id: Option<String>,
+        pub trace_id: Option<String>,
+        pub reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

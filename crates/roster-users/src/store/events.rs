@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use roster_kit::{
     Error, db,
     events::{self, PrunableLog, Retention},
+    origin,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait,
@@ -115,12 +116,17 @@ impl UserStore {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
+        let origin = origin::current("users");
         user_event::ActiveModel {
             seq: NotSet,
             user_id: Set(user.id),
             kind: Set(kind.code()),
             payload: Set(serde_json::to_string(user).map_err(Error::internal)?),
             occurred_at: Set(now),
+            actor: Set(origin::column(&origin.actor)),
+            request_id: Set(origin::column(&origin.request_id)),
+            trace_id: Set(origin::column(&origin.trace_id)),
+            reason: Set(origin::column(&origin.reason)),
         }
         .insert(txn)
         .await?;

@@ -63,6 +63,13 @@ pub fn event_from_row(row: user_event::Model) -> Result<UserEvent, Error> {
         kind: UserEventKind::from_code(row.kind).ok_or_else(corrupt_event)?,
         user: serde_json::from_str(&row.payload).map_err(|_| corrupt_event())?,
         occurred_at: row.occurred_at,
+        origin: roster_kit::origin::Origin::from_columns(
+            "users",
+            row.actor,
+            row.request_id,
+            row.trace_id,
+            row.reason,
+        ),
     })
 }
 

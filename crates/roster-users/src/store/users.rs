@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use roster_kit::{Error, db, error::ErrorKind};
+use roster_kit::{Error, db, error::ErrorKind, origin};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseTransaction,
     EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
@@ -84,6 +84,7 @@ impl UserStore {
             })?;
         let count = inserted.len() as u64;
         db::lock_outbox(&txn, OUTBOX_LOCK_KEY).await?;
+        let origin = origin::current("users");
         let events = inserted
             .into_iter()
             .map(|row| {
@@ -94,6 +95,10 @@ impl UserStore {
                     kind: Set(UserEventKind::Created.code()),
                     payload: Set(serde_json::to_string(&user).map_err(Error::internal)?),
                     occurred_at: Set(now),
+                    actor: Set(origin::column(&origin.actor)),
+                    request_id: Set(origin::column(&origin.request_id)),
+                    trace_id: Set(origin::column(&origin.trace_id)),
+                    reason: Set(origin::column(&origin.reason)),
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;

@@ -33,6 +33,9 @@ pub const SERVICE_HEADER: &str = "Roster-Service";
 pub const CURSOR_HEADER: &str = "Roster-Cursor";
 pub const KIND_HEADER: &str = "Roster-Kind";
 pub const MESSAGE_HEADER: &str = "Roster-Message";
+/// Only when the event has one (`EventMeta.request_id`, `.trace_id`).
+pub const REQUEST_ID_HEADER: &str = "Roster-Request-Id";
+pub const TRACE_ID_HEADER: &str = "Roster-Trace-Id";
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -137,6 +140,12 @@ impl Target {
         headers.insert(CURSOR_HEADER, event.cursor.to_string().as_str());
         headers.insert(KIND_HEADER, event.kind.as_str());
         headers.insert(MESSAGE_HEADER, source.message_name());
+        if !event.request_id.is_empty() {
+            headers.insert(REQUEST_ID_HEADER, event.request_id.as_str());
+        }
+        if !event.trace_id.is_empty() {
+            headers.insert(TRACE_ID_HEADER, event.trace_id.as_str());
+        }
         let (content_type, payload) = match (&self.format, &self.json) {
             (PayloadFormat::Json, Some(pool)) => ("application/json", json(pool, source, event)?),
             _ => ("application/protobuf", event.payload.clone()),

@@ -30,8 +30,11 @@ pub struct RelayEvent {
     pub cursor: i64,
     /// The kind in lower snake case, without its enum's prefix (`banned`).
     pub kind: String,
-    /// When it was committed (seconds since the epoch), for the lag metric.
+    /// When it was committed, for the lag metric.
     pub occurred_at: Option<prost_types::Timestamp>,
+    /// The request and trace that made the change (empty: none).
+    pub request_id: String,
+    pub trace_id: String,
     /// The event message, protobuf-encoded.
     pub payload: Bytes,
 }
@@ -132,6 +135,8 @@ fn relay_event(
         cursor,
         kind: subject_kind(kind, prefix),
         occurred_at: meta.occurred_at,
+        request_id: meta.request_id.clone(),
+        trace_id: meta.trace_id.clone(),
         payload: message.encode_to_vec().into(),
     })
 }

@@ -129,6 +129,7 @@ trait Event: Message + Default + PartialEq + Debug + Sized + 'static {
     const MESSAGE: &'static str;
     const KIND_PREFIX: &'static str;
     fn cursor(&self) -> i64;
+    fn meta(&self) -> pb::EventMeta;
     /// The kind's enum name (`USER_EVENT_KIND_BANNED`).
     fn kind_name(&self) -> &'static str;
     /// Whether this is the event that ends round `tag` (marker user `marker`).
@@ -146,6 +147,9 @@ impl Event for pb::UserEvent {
     const MESSAGE: &'static str = "roster.v1.UserEvent";
     fn cursor(&self) -> i64 {
         cursor_of(self.meta.as_ref())
+    }
+    fn meta(&self) -> pb::EventMeta {
+        self.meta.clone().unwrap_or_default()
     }
     fn kind_name(&self) -> &'static str {
         self.kind().as_str_name()
@@ -173,6 +177,9 @@ impl Event for pb::RoleEvent {
     fn cursor(&self) -> i64 {
         cursor_of(self.meta.as_ref())
     }
+    fn meta(&self) -> pb::EventMeta {
+        self.meta.clone().unwrap_or_default()
+    }
     fn kind_name(&self) -> &'static str {
         self.kind().as_str_name()
     }
@@ -195,6 +202,9 @@ impl Event for pb::ModerationEvent {
     const MESSAGE: &'static str = "roster.v1.ModerationEvent";
     fn cursor(&self) -> i64 {
         cursor_of(self.meta.as_ref())
+    }
+    fn meta(&self) -> pb::EventMeta {
+        self.meta.clone().unwrap_or_default()
     }
     fn kind_name(&self) -> &'static str {
         self.kind().as_str_name()
@@ -302,6 +312,10 @@ async fn assert_relayed<E: Event>(
         assert_eq!(message.header("Roster-Kind"), kind);
         assert_eq!(message.header("Roster-Message"), E::MESSAGE);
         assert_eq!(message.header("Content-Type"), content_type);
+        let meta = event.meta();
+        assert!(!meta.request_id.is_empty(), "{meta:?}");
+        assert_eq!(message.header("Roster-Request-Id"), meta.request_id);
+        assert_eq!(message.header("Roster-Trace-Id"), meta.trace_id);
         assert_eq!(
             message.header("Nats-Msg-Id"),
             format!("{}:{cursor}", E::SERVICE)

@@ -310,10 +310,11 @@ pub fn audit_page(query: &AuditQuery, page: Page<AuditEntry>) -> pb::ListAuditEn
 pub fn event(stored: StoredEvent, now: DateTime<Utc>) -> pb::ModerationEvent {
     use pb::ModerationEventKind as K;
     let mut message = pb::ModerationEvent {
-        meta: Some(pb::EventMeta {
-            cursor: stored.seq.to_string(),
-            occurred_at: Some(timestamp(stored.occurred_at)),
-        }),
+        meta: Some(
+            stored
+                .origin
+                .meta(stored.seq, timestamp(stored.occurred_at)),
+        ),
         user_id: stored.event.user_id(),
         flag_count: stored.event.flag_count().unwrap_or(0),
         actor: stored.actor,

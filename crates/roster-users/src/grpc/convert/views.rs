@@ -139,10 +139,11 @@ pub fn event_kind_to_proto(kind: UserEventKind) -> pb::UserEventKind {
 
 pub fn event_view(event: &UserEvent, file_url_base: &str) -> pb::UserEvent {
     pb::UserEvent {
-        meta: Some(pb::EventMeta {
-            cursor: event.sequence.to_string(),
-            occurred_at: Some(timestamp(event.occurred_at)),
-        }),
+        meta: Some(
+            event
+                .origin
+                .meta(event.sequence, timestamp(event.occurred_at)),
+        ),
         kind: event_kind_to_proto(event.kind).into(),
         user: Some(
             UserView {

@@ -9,6 +9,7 @@ mod bans;
 mod deletion;
 mod events;
 mod flags;
+mod origin;
 pub mod participant;
 mod races;
 
