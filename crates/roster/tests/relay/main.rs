@@ -436,3 +436,19 @@ async fn a_nats_outage_is_reported_and_caught_up_in_json() {
     let marker = clients.round("c", 3).await;
     assert_all_relayed(&js, &mut clients, "c", marker, "application/json").await;
 }
+
+#[tokio::test]
+async fn roster_serve_runs_the_relay_when_enabled() {
+    let scratch = Scratch::new("protobuf");
+    let _nats = scratch.nats().await;
+    let client = ok(async_nats::connect(format!("nats://127.0.0.1:{}", scratch.nats_port)).await);
+    let mut created = ok(client
+        .subscribe(format!("$JS.EVENT.ADVISORY.STREAM.CREATED.{STREAM}"))
+        .await);
+    let _serve = scratch.serve_with_relay().await;
+    assert!(ok(tokio::time::timeout(DEADLINE, created.next()).await).is_some());
+    let js = jetstream::new(client);
+    let mut clients = Clients::connect(&scratch).await;
+    let marker = clients.round("a", 3).await;
+    assert_all_relayed(&js, &mut clients, "a", marker, "application/protobuf").await;
+}

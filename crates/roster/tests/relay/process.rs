@@ -191,6 +191,13 @@ retry_max_ms = 500
         .await
     }
 
+    /// `roster serve` with the relay inside (`relay.nats.enabled`).
+    pub async fn serve_with_relay(&self) -> Process {
+        let mut command = self.roster(&["serve"]);
+        command.env("ROSTER_RELAY__NATS__ENABLED", "true");
+        Process::start("roster serve (relay)", command, "roster listening on").await
+    }
+
     pub async fn relay(&self) -> Process {
         Process::start(
             "roster relay nats",
