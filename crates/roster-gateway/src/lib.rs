@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod call;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod extract;

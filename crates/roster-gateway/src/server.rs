@@ -24,6 +24,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     app::App,
     call::{Identity, Verifier},
+    console,
     error::ApiError,
     openapi,
     rate_limit::{self, RateLimits},
@@ -55,6 +56,7 @@ pub fn router(
         ))
         .merge(SwaggerUi::new(PAGE_PATH).url(DOCUMENT_PATH, document))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(console::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)

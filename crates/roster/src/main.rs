@@ -285,6 +285,9 @@ async fn serve(settings: &RosterSettings, services: &[Service]) -> anyhow::Resul
             "\nroster HTTP gateway on http://{http} (API document /openapi.json, API page /docs); clients reach it as {}",
             common.public_url
         ));
+        banner.push_str(&format!(
+            "\nroster admin console on http://{http}/console (sign in with `roster token admin`)"
+        ));
     }
     let readiness = roster_kit::admin::Readiness::default();
     suite.readiness(readiness.clone());
