@@ -5,9 +5,8 @@
 import { api, follow, h, when, instant, scopeText, token } from "./api.js";
 import { moderationSections } from "./moderation.js";
 
-export function userPage(view, context) {
-  const [, , id] = location.hash.split("/");
-  render(view, Number(id), context);
+export function userPage(view, id, context) {
+  render(view, id, context);
 }
 
 function section(title, label) {
@@ -24,13 +23,13 @@ async function render(view, id, context) {
   const presence = h("span", { class: "badge", "aria-label": "Presence" }, user.presence.status);
   const state = h("span", { "aria-label": "State" });
   const showState = (u) =>
-    state.replaceChildren(
+    state.replaceChildren(...[
       u.isGuest && h("span", { class: "badge" }, "guest"),
       u.isGlobalBanned ? h("span", { class: "badge bad" }, "banned") : h("span", { class: "badge ok" }, "not banned"),
       u.isDeleted && h("span", { class: "badge bad" }, "deleted"),
-      h("span", { class: "badge" }, `${u.flagCount} flag(s)`));
+      h("span", { class: "badge" }, `${u.flagCount} flag(s)`)].filter(Boolean));
   showState(user);
-  const avatar = h("img", { class: "avatar", alt: "avatar" });
+  const avatar = h("img", { class: "avatar", alt: "avatar", hidden: true });
   profile.body.append(
     h("div", { class: "filters" }, avatar,
       h("div", {},
@@ -47,7 +46,8 @@ async function render(view, id, context) {
   followPresence(presence, id, context);
   grid.append(rolesSection(id, context));
   for (const card of moderationSections(id, user, context, showState)) grid.append(card);
-  grid.append(filesSection(id, context), auditSection(id, context), eventsSection(id, context, showState));
+  const audit = auditSection(id, context);
+  grid.append(filesSection(id, context), audit, eventsSection(id, context, showState, audit.reload));
 }
 
 // Pictures under /v1/files need the caller's token: fetched, shown as a blob.
@@ -61,7 +61,10 @@ async function loadAvatar(img, user, { signal }) {
   }
   try {
     const response = await fetch(path, { headers: { authorization: `Bearer ${token.get()}` }, signal });
-    if (response.ok) img.src = URL.createObjectURL(await response.blob());
+    if (response.ok) {
+      img.src = URL.createObjectURL(await response.blob());
+      img.hidden = false;
+    }
   } catch {
     // No picture shown; the rest of the page does not depend on it.
   }
@@ -200,7 +203,8 @@ export function auditSection(id, { attempt, signal }) {
 }
 
 // The user's and its moderation's changes while the page is open.
-function eventsSection(id, { signal }, showState) {
+// A moderation change adds an audit entry: the list is read again then.
+function eventsSection(id, { signal }, showState, audited) {
   const { card, body } = section("Events (live)");
   const list = h("ol", { "aria-label": "Recent events", reversed: true });
   body.append(list);
@@ -219,7 +223,9 @@ function eventsSection(id, { signal }, showState) {
   follow("/v1/events/moderation", {
     signal,
     onEvent: (name, data) => {
-      if (data.userId === id) add(`${when(data.occurredAt)} ${data.kind} by ${data.actor}`);
+      if (data.userId !== id) return;
+      add(`${when(data.occurredAt)} ${data.kind} by ${data.actor}`);
+      audited();
     },
   }).catch(() => add("moderation events are not available to this caller"));
   return card;

@@ -2,6 +2,7 @@
 //! services and gateway, in process; one test drives the `roster` binary), on
 //! SQLite and on PostgreSQL where storage matters.
 
+mod console;
 mod errors;
 mod events;
 mod files;
