@@ -2,9 +2,11 @@
 # Installs what the test suite needs besides PostgreSQL: a local S3-compatible
 # server (moto) for the file service's object-storage tests, grpcurl for the
 # test that runs the README's tour, and schemathesis for the gateway's fuzz pass
-# driven by its OpenAPI document, and nats-server (JetStream) for the event
+# driven by its OpenAPI document, nats-server (JetStream) for the event
 # relay's tests, which start their own server on a free port (never the one a
-# developer may run on 4222). Prints the path of moto_server.
+# developer may run on 4222), and for the admin console's browser test:
+# Debian's chromium and playwright-core (the driver only: it uses the system
+# chromium) under target/tools. Prints the path of moto_server.
 set -euo pipefail
 
 if ! command -v nats-server >/dev/null 2>&1; then
@@ -33,6 +35,22 @@ if ! command -v schemathesis >/dev/null 2>&1; then
   echo "installing schemathesis …" >&2
   python3 -m pip install --quiet --disable-pip-version-check schemathesis
   command -v pyenv >/dev/null 2>&1 && pyenv rehash
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing chromium …" >&2
+    apt-get install -y chromium >&2 || { apt-get update >&2 && apt-get install -y chromium >&2; }
+  else
+    echo "chromium is missing: apt-get install chromium (as root)" >&2
+    exit 1
+  fi
+fi
+tools="${CARGO_TARGET_DIR:-$(dirname "$0")/../target}/tools"
+if [ ! -d "$tools/node_modules/playwright-core" ]; then
+  echo "installing playwright-core into $tools …" >&2
+  mkdir -p "$tools"
+  [ -f "$tools/package.json" ] || echo '{"private": true}' >"$tools/package.json"
+  (cd "$tools" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent playwright-core@1.65.1 >&2)
 fi
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 if [ ! -x "$scripts_dir/moto_server" ]; then
