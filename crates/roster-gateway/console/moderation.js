@@ -39,7 +39,9 @@ function flagsSection(id, { attempt, session, signal }, showState) {
             h("td", {}, when(f.createdAt)))))
       : h("p", {}, `no flags (${page.flagCount})`));
   });
-  load();
+  // Reading flags takes BAN_USER, as clearing them does; anyone may flag.
+  if (session.rights.ban) load();
+  else list.replaceChildren(h("p", {}, "reading flags takes BAN_USER"));
   const reason = h("select", { name: "reason", "aria-label": "Flag reason" }, REASONS.map((r) => h("option", { value: r }, r)));
   const note = h("input", { name: "note", placeholder: "note", "aria-label": "Flag note" });
   body.append(list, h("form", {
@@ -49,7 +51,7 @@ function flagsSection(id, { attempt, session, signal }, showState) {
       await attempt(async () => {
         await api("PUT", `/v1/users/${id}/flags/me`, { body: { reason: reason.value, note: note.value } });
         event.target.reset();
-        await load();
+        if (session.rights.ban) await load();
         await refreshUser(id, showState);
       });
     },

@@ -46,8 +46,10 @@ async function render(view, id, context) {
   followPresence(presence, id, context);
   grid.append(rolesSection(id, context));
   for (const card of moderationSections(id, user, context, showState)) grid.append(card);
-  const audit = auditSection(id, context);
-  grid.append(filesSection(id, context), audit, eventsSection(id, context, showState, audit.reload));
+  // The audit log, like the flags, is for holders of BAN_USER.
+  const audit = session.rights.ban ? auditSection(id, context) : { reload: () => {} };
+  const events = eventsSection(id, context, showState, audit.reload);
+  grid.append(...[filesSection(id, context), session.rights.ban && audit, events].filter(Boolean));
 }
 
 // Pictures under /v1/files need the caller's token: fetched, shown as a blob.
