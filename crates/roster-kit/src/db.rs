@@ -129,10 +129,19 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// lock (`key` per outbox), taken right before the append: sequence numbers then
 /// become visible in commit order, so a reader following the sequence never
 /// skips an event that commits late. SQLite has a single writer already.
+///
+/// On PostgreSQL it also queues a notification on the outbox's channel
+/// ([`crate::wake::outbox_channel`]): PostgreSQL delivers it when (and only
+/// if) the transaction commits, so other replicas listening
+/// ([`crate::wake::on_remote_commits`]) wake as soon as the events are
+/// readable. Notifications of one transaction on one channel are folded into one.
 pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
     if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
-            .await?;
+        let channel = crate::wake::outbox_channel(key);
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({key}), pg_notify('{channel}', '')"
+        ))
+        .await?;
     }
     Ok(())
 }

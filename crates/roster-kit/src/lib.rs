@@ -24,6 +24,7 @@ pub mod service;
 pub mod session;
 pub mod tasks;
 pub mod telemetry;
+pub mod wake;
 
 pub use auth::{Actor, TokenKeys};
 pub use error::{Error, FieldViolation, Result};

@@ -82,6 +82,7 @@ impl RosterService for ModerationService {
             participants,
         };
         let store = Arc::new(store::Store::new(db));
+        ctx.keep(store.wake_on_remote_commits());
         ctx.keep(roster_kit::events::prune_outbox(
             Self::NAME,
             store.clone(),

@@ -83,7 +83,8 @@ impl RoleService {
             store.clone(),
             &ctx.common.outbox,
         ));
-        let roles = Roles::new(store, clock, poll_interval);
+        let roles = Roles::new(store.clone(), clock, poll_interval);
+        ctx.keep(store.wake_on_remote_commits(roles.changes().clone()));
         Ok(Self {
             server: RoleServiceServer::new(RoleApi::new(Arc::new(roles), poll_interval)),
         })

@@ -47,6 +47,13 @@ impl Store {
         &self.db
     }
 
+    /// Wakes this process's event streams whenever any replica commits a
+    /// moderation change (PostgreSQL; see `roster_kit::wake`), until the
+    /// returned task is dropped.
+    pub fn wake_on_remote_commits(&self) -> roster_kit::tasks::BackgroundTask {
+        roster_kit::wake::on_remote_commits(&self.db, OUTBOX_LOCK_KEY, self.changes.clone())
+    }
+
     /// Applies the moderation service's pending migrations.
     pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
         roster_kit::db::migrate::<ModerationMigrator>(db).await

@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use roster_kit::{Actor, Result, events::BackgroundTask};
+use tokio::sync::Notify;
 
 use super::{Roles, access::platform_only, checks::CheckCache, ports::Repository};
 
@@ -42,19 +43,26 @@ impl Roles {
 }
 
 /// Empties `cache` whenever another replica (or the `roster` binary) commits a
-/// change, looking at the end of the outbox every `poll_interval`, until the
-/// returned task is dropped.
+/// change, looking at the end of the outbox whenever `changes` wakes (this
+/// process's commits, and on PostgreSQL every replica's: see
+/// `roster_kit::wake`) and at least every `poll_interval`, until the returned
+/// task is dropped.
 pub(super) fn follow_remote_changes(
     repository: &Repository,
     cache: &Arc<CheckCache>,
+    changes: &Arc<Notify>,
     poll_interval: Duration,
 ) -> BackgroundTask {
     let repository = repository.clone();
     let cache = cache.clone();
-    roster_kit::events::every(poll_interval, move || {
-        let repository = repository.clone();
-        let cache = cache.clone();
-        async move {
+    let changes = changes.clone();
+    BackgroundTask::spawn(async move {
+        loop {
+            // Registered before reading, so a commit during the read wakes the
+            // next round.
+            let woken = changes.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             match repository.last_event_seq().await {
                 Ok(last) => cache.reflect(last),
                 Err(err) => {
@@ -62,6 +70,10 @@ pub(super) fn follow_remote_changes(
                     tracing::warn!(error = %err, "reading the role event position failed");
                     cache.clear();
                 }
+            }
+            tokio::select! {
+                () = &mut woken => {}
+                () = tokio::time::sleep(poll_interval) => {}
             }
         }
     })

@@ -66,15 +66,18 @@ pub struct Roles {
 
 impl Roles {
     /// The domain over `repository`. Starts following commits of other replicas
-    /// (polling the outbox every `poll_interval`) to keep the check cache
+    /// (woken by [`Roles::changes`], polling the outbox at least every
+    /// `poll_interval`) to keep the check cache
     /// honest; call it inside a Tokio runtime.
     pub fn new(repository: Repository, clock: Arc<dyn Clock>, poll_interval: Duration) -> Self {
         let cache = Arc::new(checks::CheckCache::new());
-        let remote_changes = events::follow_remote_changes(&repository, &cache, poll_interval);
+        let changes = Arc::new(Notify::new());
+        let remote_changes =
+            events::follow_remote_changes(&repository, &cache, &changes, poll_interval);
         Self {
             repository,
             clock,
-            changes: Arc::new(Notify::new()),
+            changes,
             cache,
             _remote_changes: remote_changes,
         }
@@ -84,7 +87,8 @@ impl Roles {
         self.clock.now()
     }
 
-    /// Woken after every change this process commits.
+    /// Woken after every change this process commits; hand it to
+    /// `Store::wake_on_remote_commits` to be woken by other replicas' too.
     pub fn changes(&self) -> &Arc<Notify> {
         &self.changes
     }

@@ -23,6 +23,17 @@ const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0002;
 /// backends' limit on parameters per statement.
 const EVENTS_PER_INSERT: usize = 1000;
 
+impl Store {
+    /// Wakes `wake` whenever any replica commits a role change (PostgreSQL;
+    /// see `roster_kit::wake`), until the returned task is dropped.
+    pub fn wake_on_remote_commits(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> events::BackgroundTask {
+        roster_kit::wake::on_remote_commits(&self.db, OUTBOX_LOCK_KEY, wake)
+    }
+}
+
 fn event_row(event: &RoleEvent, now: DateTime<Utc>) -> Result<role_event::ActiveModel> {
     let origin = origin::current("roles");
     Ok(role_event::ActiveModel {

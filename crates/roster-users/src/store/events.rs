@@ -34,10 +34,13 @@ impl UserStore {
         let _ = position.wait_for(|seen| *seen >= sequence).await;
     }
 
-    /// Invalidates cached users changed by other replicas (their outbox rows),
-    /// every `poll_interval`, until the returned task is aborted. A replica may
-    /// therefore serve another replica's change up to `poll_interval` late; its
-    /// own changes it serves at once.
+    /// Invalidates cached users changed by other replicas (their outbox rows)
+    /// when woken by a commit (on PostgreSQL other replicas' commits wake it
+    /// too: [`UserStore::wake_on_remote_commits`]) and at least every
+    /// `poll_interval`, until the returned task is aborted. A replica therefore
+    /// serves another replica's change about a round trip late on PostgreSQL,
+    /// and at most `poll_interval` late while the notifications are not heard
+    /// (and on SQLite); its own changes it serves at once.
     pub async fn follow_remote_changes(
         &self,
         poll_interval: std::time::Duration,
@@ -47,7 +50,11 @@ impl UserStore {
         let store = self.clone();
         Ok(tokio::spawn(async move {
             loop {
-                tokio::time::sleep(poll_interval).await;
+                // Registered before reading, so a commit during the read
+                // wakes the next round.
+                let woken = store.committed.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
                 let seen = *store.cache_position.borrow();
                 match store.changed_users_after(seen, CHANGES_PER_POLL).await {
                     Ok(changes) => store.reflect(seen, changes),
@@ -57,9 +64,20 @@ impl UserStore {
                         store.cache.clear();
                     }
                 }
+                tokio::select! {
+                    () = &mut woken => {}
+                    () = tokio::time::sleep(poll_interval) => {}
+                }
             }
         })
         .abort_handle())
+    }
+
+    /// Wakes this replica's event streams and cache follower whenever any
+    /// replica commits a user change (PostgreSQL; see `roster_kit::wake`),
+    /// until the returned task is dropped.
+    pub fn wake_on_remote_commits(&self) -> events::BackgroundTask {
+        roster_kit::wake::on_remote_commits(&self.db, OUTBOX_LOCK_KEY, self.committed.clone())
     }
 
     /// Invalidates the users of outbox rows (sequence, user id), read in order
