@@ -66,7 +66,8 @@ impl TestApp {
         Self::spawn_on_configured(database_url, |settings| configure(&mut settings.users)).await
     }
 
-    async fn spawn_on_configured(
+    /// Like [`TestApp::spawn_on`], with the whole suite's settings to change.
+    pub async fn spawn_on_configured(
         database_url: &str,
         configure: impl FnOnce(&mut RosterSettings),
     ) -> Self {

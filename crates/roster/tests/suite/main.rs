@@ -4,4 +4,5 @@
 mod authz;
 mod helpers;
 mod moderation;
+mod notified;
 mod users;
