@@ -181,9 +181,21 @@ pub struct Apart {
 
 impl Apart {
     pub async fn spawn(app: &TestApp, services: &[roster::Service]) -> Self {
+        Self::spawn_with(app, services, |settings| {
+            settings.common.auth.session_cache_ms = 0;
+        })
+        .await
+    }
+
+    /// Like [`Apart::spawn`], with its settings to change.
+    pub async fn spawn_with(
+        app: &TestApp,
+        services: &[roster::Service],
+        configure: impl FnOnce(&mut RosterSettings),
+    ) -> Self {
         let mut settings = suite_settings(&app.database_url, &app.data_dir);
         settings.common.endpoints.users = app.address.clone();
-        settings.common.auth.session_cache_ms = 0;
+        configure(&mut settings);
         let (listener, address) = local_listener().await;
         let suite = Suite::start(&settings, services, app.keys.clone(), &listener)
             .await

@@ -4,15 +4,14 @@
 
 use std::{future::Future, time::Duration};
 
-use roster::RosterSettings;
-use roster_kit::testing::Backend;
-use roster_proto::v1 as pb;
-use tonic::{Code, Status};
+use roster::{RosterSettings, Service};
+use roster_kit::{auth::BearerToken, testing::Backend};
+use roster_proto::v1::{self as pb, file_service_client::FileServiceClient};
+use tonic::{Code, Status, transport::Channel};
 
-use crate::helpers::{TestApp, assert_refused, create, expect_err};
+use crate::helpers::{Apart, TestApp, assert_refused, create, expect_err};
 use crate::moderation::{
-    applied, ban_request, create_role, grant, moderation_admin, moderation_as, network,
-    roles_admin,
+    applied, ban_request, create_role, grant, moderation_admin, moderation_as, network, roles_admin,
 };
 
 /// Upper bound on a change reaching the other replica; only a bug hits it.
@@ -90,6 +89,79 @@ async fn a_session_revoked_on_one_replica_is_refused_by_the_other() {
     })
     .await;
     assert_refused(&status, Code::Unauthenticated, "TOKEN_REVOKED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_files_process_drops_its_cached_session_at_once() {
+    let (first, second) = two_replicas().await;
+    // Files apart from the users service, trusting a valid session for an
+    // hour unless the user event stream says otherwise; it asks the second
+    // replica while the revoke happens on the first.
+    let files = Apart::spawn_with(&second, &[Service::Files], |settings| {
+        poll_hourly(settings);
+        settings.common.endpoints.roles = second.address.clone();
+        settings.common.auth.session_cache_ms = 3_600_000;
+    })
+    .await;
+    let mut admin = first.admin().await;
+    let issued = admin
+        .issue_user_token(pb::IssueUserTokenRequest {
+            name: "jane".into(),
+            display_name: "Jane".into(),
+            ttl_seconds: 600,
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    let channel = Channel::from_shared(files.address.clone())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let as_jane = FileServiceClient::with_interceptor(
+        channel,
+        BearerToken::new(&issued.access_token).unwrap_or_else(|e| panic!("{e}")),
+    );
+    let list = pb::ListFilesRequest::default();
+    // Accepted, and cached once the process follows the user events.
+    until_accepted(|| {
+        let mut as_jane = as_jane.clone();
+        let list = list.clone();
+        async move { as_jane.list_files(list).await }
+    })
+    .await;
+
+    admin
+        .revoke_user_tokens(pb::RevokeUserTokensRequest {
+            user: Some(pb::UserRef {
+                r#ref: Some(pb::user_ref::Ref::Id(issued.user.unwrap_or_default().id)),
+            }),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let status = until_refused("a revoked session", || {
+        let mut as_jane = as_jane.clone();
+        let list = list.clone();
+        async move { as_jane.list_files(list).await }
+    })
+    .await;
+    assert_refused(&status, Code::Unauthenticated, "TOKEN_REVOKED");
+}
+
+/// Asks `call` until it succeeds, within [`DEADLINE`].
+async fn until_accepted<F, Fut, T>(mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Status>>,
+{
+    tokio::time::timeout(DEADLINE, async {
+        while let Err(status) = call().await {
+            tracing::debug!(error = %status, "not accepted yet");
+            tokio::time::sleep(RETRY).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("never accepted"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
