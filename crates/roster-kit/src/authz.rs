@@ -15,8 +15,9 @@
 //!   a dead connection is noticed within about 15 s.
 //!
 //! Bound on staleness: a revoke committed on any replica of the role service takes
-//! effect on every checker once the event reaches it — typically within the role
-//! service's `event_poll_interval_ms` plus a round trip — and in any case within
+//! effect on every checker once the event reaches it — about a round trip on
+//! PostgreSQL (commits notify every replica's streams: `crate::wake`), within the
+//! role service's `event_poll_interval_ms` on SQLite — and in any case within
 //! [`CheckerSettings::cache_ttl`] (30 s by default), the age limit of every cached
 //! answer. A cached answer never queries anything.
 //!

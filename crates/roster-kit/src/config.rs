@@ -50,7 +50,9 @@ pub struct CommonSettings {
     /// process stops anyway, in milliseconds (keep it under Kubernetes'
     /// `terminationGracePeriodSeconds`).
     pub shutdown_drain_ms: u64,
-    /// How often event streams look for changes committed by other replicas, in milliseconds.
+    /// How often event streams and caches look for changes committed by other
+    /// replicas when no notification woke them, in milliseconds: the mechanism
+    /// on SQLite, the fallback on PostgreSQL (see `crate::wake`).
     pub event_poll_interval_ms: u64,
     /// PostgreSQL connections each service's pool opens at most. Every service
     /// of every replica has its own pool: keep their sum under the server's
@@ -196,7 +198,9 @@ pub struct AuthSettings {
     /// renewed when a third of its lifetime is left.
     pub service_token_ttl_secs: u64,
     /// Services running apart from the user service cache a user session found
-    /// valid for this long (ms): the delay before they see a revoke or a ban.
+    /// valid for at most this long (ms). They forget it sooner, as soon as an
+    /// event about the user arrives on `WatchUserEvents` (see `crate::session`);
+    /// this is the bound only if that stream lags.
     pub session_cache_ms: u64,
 }
 
