@@ -49,6 +49,15 @@ pub async fn start(
     database_url: &str,
     adjust: impl FnOnce(&mut RosterSettings),
 ) -> anyhow::Result<Running> {
+    start_with_keys(database_url, None, adjust).await
+}
+
+/// Like [`start`], signing with `keys` (another replica's) when given.
+pub async fn start_with_keys(
+    database_url: &str,
+    keys: Option<Arc<TokenKeys>>,
+    adjust: impl FnOnce(&mut RosterSettings),
+) -> anyhow::Result<Running> {
     let data_dir = TempDir::new()?;
     let mut settings = RosterSettings::default();
     settings.common.data_dir = data_dir.0.clone();
@@ -56,7 +65,7 @@ pub async fn start(
     settings.roles.database_url = Some(Secret::new(database_url));
     settings.files.database_url = Some(Secret::new(database_url));
     adjust(&mut settings);
-    let keys = Arc::new(TokenKeys::generate(&settings.common.auth.issuer));
+    let keys = keys.unwrap_or_else(|| Arc::new(TokenKeys::generate(&settings.common.auth.issuer)));
     let (listener, address) = local_listener().await;
     let mut suite = Suite::start(&settings, ALL_SERVICES, keys.clone(), &listener).await?;
     let users = suite

@@ -10,7 +10,10 @@
 //! * `gateway`: `GET /v1/users/{id}` through the HTTP gateway next to
 //!   `GetUser` over gRPC on the same suite;
 //! * `moderation`: FlagUser next to the empty RPC, and the time to delete a
-//!   user holding 10 000 flags, 1 000 files and 1 000 grants, step by step.
+//!   user holding 10 000 flags, 1 000 files and 1 000 grants, step by step;
+//! * `replicas`: how long a change made on one replica takes to reach the other
+//!   replica's event stream (two suites on one PostgreSQL database), next to it
+//!   reaching a stream of the replica that made it.
 //!
 //! Each suite prints a table and writes it as JSON to `target/bench/<suite>.json`.
 
@@ -19,6 +22,7 @@ mod gateway;
 mod local;
 mod measure;
 mod moderation;
+mod replicas;
 mod report;
 mod roles;
 mod users;
@@ -34,6 +38,7 @@ enum Suite {
     Files,
     Gateway,
     Moderation,
+    Replicas,
     All,
 }
 
@@ -104,6 +109,10 @@ async fn main() -> anyhow::Result<()> {
     if all || args.suite == Suite::Moderation {
         let rows = moderation::run(&args).await?;
         report::print_and_save("moderation", &rows)?;
+    }
+    if all || args.suite == Suite::Replicas {
+        let rows = replicas::run(&args).await?;
+        report::print_and_save("replicas", &rows)?;
     }
     Ok(())
 }
