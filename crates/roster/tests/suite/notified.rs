@@ -189,7 +189,7 @@ async fn a_grant_revoked_on_one_replica_no_longer_counts_on_the_other() {
     assert!(allowed.allowed);
     let mut as_moderator = moderation_as(&second, &moderator).await;
     let get_ban = pb::GetBanRequest { user_id: jane.id };
-    let unbanned = expect_err(as_moderator.get_ban(get_ban.clone()).await);
+    let unbanned = expect_err(as_moderator.get_ban(get_ban).await);
     assert_refused(&unbanned, Code::NotFound, "BAN_NOT_FOUND");
 
     roles
@@ -216,7 +216,6 @@ async fn a_grant_revoked_on_one_replica_no_longer_counts_on_the_other() {
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     let status = until_refused("a revoked grant", || {
         let mut as_moderator = as_moderator.clone();
-        let get_ban = get_ban.clone();
         async move {
             match as_moderator.get_ban(get_ban).await {
                 Err(status) if status.code() == Code::NotFound => Ok(()),

@@ -303,6 +303,14 @@ proptest! {
             prop_assert!(cursor.is_some_and(|c| c >= 0));
         }
         typed(result, &["after_cursor"])?;
+        // From now: with a cursor refused naming `from_now`.
+        let from_now = watch_cursor(&pb::WatchUserEventsRequest { after_cursor: after_cursor.clone(), from_now: true });
+        if after_cursor.is_empty() {
+            prop_assert_eq!(from_now.ok(), Some(None));
+        } else {
+            prop_assert!(from_now.is_err());
+            typed(from_now, &["from_now"])?;
+        }
     }
 }
 
