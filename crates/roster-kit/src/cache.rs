@@ -6,7 +6,7 @@
 //! invalidated it. Every invalidation bumps an epoch; a loader notes the epoch
 //! before reading and its value is kept only if no invalidation happened since.
 
-use std::{collections::HashMap, hash::Hash, sync::Mutex};
+use std::{borrow::Borrow, collections::HashMap, hash::Hash, sync::Mutex};
 
 pub struct Cache<K, V> {
     inner: Mutex<Inner<K, V>>,
@@ -41,7 +41,13 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The value under `key`, which may be a borrowed form of it (`&str` for
+    /// `String` keys: no allocation per lookup).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let found = self.lock().entries.get(key).cloned();
         crate::metrics::cache_lookup(self.name, found.is_some());
         found

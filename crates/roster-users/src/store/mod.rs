@@ -32,6 +32,11 @@ pub struct UserStore {
     /// Users by id. Changes made here invalidate their entry when they commit;
     /// changes made by other replicas are invalidated by `follow_remote_changes`.
     cache: Arc<Cache<i64, User>>,
+    /// Ids by exact name, for name lookups (what resolving an @mention does).
+    /// Never trusted alone: a hit is served only when `cache` holds that id
+    /// under that very name, so it is exactly as fresh as the id cache, which
+    /// renames and deletions invalidate (names themselves never change).
+    names: Arc<Cache<String, i64>>,
     /// Last outbox sequence whose change this replica's cache reflects.
     cache_position: Arc<tokio::sync::watch::Sender<i64>>,
     /// Makes the sort keys of display names and the ranges of keywords.
@@ -45,6 +50,7 @@ impl UserStore {
             collation,
             committed: Arc::new(Notify::new()),
             cache: Arc::new(Cache::new("users", CACHED_USERS)),
+            names: Arc::new(Cache::new("user_names", CACHED_USERS)),
             cache_position: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }

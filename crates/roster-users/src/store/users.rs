@@ -49,6 +49,15 @@ impl UserStore {
         Ok(found)
     }
 
+    /// The user named exactly `name`, when both caches agree on it: the id
+    /// the name cache remembers is cached under that same name. A user whose
+    /// cached row was invalidated (renamed, deleted, changed on another
+    /// replica) is read again by name.
+    fn cached_by_name(&self, name: &str) -> Option<User> {
+        let id = self.names.get(name)?;
+        self.cache.get(&id).filter(|user| user.name == name)
+    }
+
     pub(super) async fn rows(
         &self,
         select: sea_orm::Select<user::Entity>,
@@ -146,6 +155,9 @@ impl UserRecords for UserStore {
                     .transpose()?
             }
             UserKey::Name(name) => {
+                if let Some(user) = self.cached_by_name(name) {
+                    return Ok(Some(user));
+                }
                 // An old name may share its canonical form with a newer one:
                 // the exact name wins.
                 let mut found = self
@@ -160,6 +172,15 @@ impl UserRecords for UserStore {
         };
         if let Some(user) = &user {
             self.cache.insert(user.id, user.clone(), epoch);
+            // Only the exact name: the query above returns the user of that
+            // exact name whenever one exists (names are unique), which is what
+            // `cached_by_name` can check; a form that matched only canonically
+            // could later lose to a user holding it exactly.
+            if let UserKey::Name(name) = key
+                && user.name == *name
+            {
+                self.names.insert(name.clone(), user.id, self.names.epoch());
+            }
         }
         Ok(user)
     }
