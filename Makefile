@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 BENCH_ARGS ?=
 
-.PHONY: run test test-deps lint fmt build bench k8s-validate grpcurl clean
+.PHONY: run test test-deps lint fmt build bench bench-readme k8s-validate grpcurl clean
 
 ## Build and start the whole suite on SQLite + local files (no setup needed).
 run: build
@@ -33,6 +33,10 @@ fmt:
 bench:
 	@scripts/ensure-postgres.sh
 	$(CARGO) run --release -p roster-bench -- $(BENCH_ARGS)
+
+## Rewrite README.md's figures table from the last runs' tables (target/bench/*.json).
+bench-readme:
+	$(CARGO) run --release -p roster-bench -- --suite none --readme
 
 ## Validate the Kubernetes manifests offline.
 k8s-validate:

@@ -15,10 +15,13 @@
 //!   replica's event stream (two suites on one PostgreSQL database), next to it
 //!   reaching a stream of the replica that made it.
 //!
-//! Each suite prints a table and writes it as JSON to `target/bench/<suite>.json`.
+//! Each suite prints a table and writes it as JSON to `target/bench/<suite>.json`,
+//! keeping the run before as `<suite>.previous.json` and printing each ratio's
+//! change since then; `--readme` writes the README's figures table from them.
 
 mod files;
 mod gateway;
+mod history;
 mod local;
 mod measure;
 mod moderation;
@@ -40,6 +43,8 @@ enum Suite {
     Moderation,
     Replicas,
     All,
+    /// No suite (with `--readme`: only rewrite the README's table).
+    None,
 }
 
 #[derive(Parser, Debug, Clone)]
@@ -69,6 +74,9 @@ pub struct Args {
     /// Concurrent uploaders in the files suite's throughput runs.
     #[arg(long, default_value_t = 4)]
     uploaders: usize,
+    /// Afterwards, rewrite the figures table of README.md from target/bench/*.json.
+    #[arg(long)]
+    readme: bool,
 }
 
 impl Args {
@@ -113,6 +121,9 @@ async fn main() -> anyhow::Result<()> {
     if all || args.suite == Suite::Replicas {
         let rows = replicas::run(&args).await?;
         report::print_and_save("replicas", &rows)?;
+    }
+    if args.readme {
+        history::write_readme(std::path::Path::new("README.md"))?;
     }
     Ok(())
 }

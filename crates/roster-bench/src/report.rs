@@ -2,7 +2,10 @@
 
 use serde::Serialize;
 
-use crate::measure::{Latency, Throughput};
+use crate::{
+    history,
+    measure::{Latency, Throughput},
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -93,7 +96,16 @@ fn num(value: f64) -> String {
     }
 }
 
+/// Saves the suite's table (keeping the previous run's) and prints it, each
+/// ratio beside its change since the previous run.
 pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
+    let previous = history::save(&history::Saved {
+        suite: name,
+        machine: history::machine(),
+        command: history::command(),
+        measured_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        rows,
+    })?;
     let what_width = rows
         .iter()
         .map(|r| r.what.chars().count())
@@ -108,7 +120,7 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
         .max(26);
     println!();
     println!(
-        "{:<what_width$} {:<10} {:>17} {:>9} {:>9} {:>9} {:>8} {:>6}  {:<ceiling_width$} {:>11} {:>9}  note",
+        "{:<what_width$} {:<10} {:>17} {:>9} {:>9} {:>9} {:>8} {:>6}  {:<ceiling_width$} {:>11} {:>9} {:>13}  note",
         "what",
         "shape",
         "figure",
@@ -119,11 +131,15 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
         "errors",
         "ceiling",
         "ceiling fig",
-        "ratio"
+        "ratio",
+        "vs previous"
     );
+    let mut flagged = 0;
     for row in rows {
+        let change = history::change(previous.as_ref(), &row.what, row.shape, row.unit, row.ratio);
+        flagged += usize::from(change.ends_with("WORSE"));
         println!(
-            "{:<what_width$} {:<10} {:>11} {:<5} {:>9} {:>9} {:>9} {:>8} {:>6}  {:<ceiling_width$} {:>11} {:>9}  {}",
+            "{:<what_width$} {:<10} {:>11} {:<5} {:>9} {:>9} {:>9} {:>8} {:>6}  {:<ceiling_width$} {:>11} {:>9} {:>13}  {}",
             row.what,
             row.shape,
             num(row.figure),
@@ -136,14 +152,20 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
             row.ceiling,
             num(row.ceiling_figure),
             num(row.ratio),
+            change,
             row.note.as_deref().unwrap_or("")
         );
     }
-    let dir = std::path::Path::new("target/bench");
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{name}.json"));
-    std::fs::write(&path, serde_json::to_vec_pretty(rows)?)?;
-    println!("\nwritten to {}", path.display());
+    match &previous {
+        Some(previous) => println!(
+            "\nchanges against the run of {} ({}); {flagged} ratio(s) more than {:.0}% worse",
+            previous.measured_at,
+            previous.command,
+            history::FLAG_WORSE * 100.0
+        ),
+        None => println!("\nno previous run of this suite to compare with"),
+    }
+    println!("written to {}/{name}.json", history::DIR);
     Ok(())
 }
 

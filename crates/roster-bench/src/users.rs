@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::StreamExt;
 use roster_kit::{auth::BearerToken, testing::TestDatabase};
 use roster_proto::v1::{
     self as pb, diagnostics_service_client::DiagnosticsServiceClient,
@@ -14,8 +15,9 @@ use roster_proto::v1::{
 use roster_users::{
     UserService,
     domain::{
-        NewUser, UserType,
+        NewUser, UserKey, UserType,
         fields::{Description, DisplayName, UserName},
+        ports::UserRecords,
         query::{Phase, UserFilter, UserQuery, UserSort},
     },
 };
@@ -256,6 +258,37 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     )
     .await?;
 
+    // The same hot set by name, each name read once in-process to fill the
+    // name cache (what a GetUser by name would do).
+    futures::stream::iter(0..hot)
+        .map(|k| {
+            let store = store.clone();
+            async move { store.find(&UserKey::Name(format!("user{k}"))).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    eprintln!("measuring GetUser by name over the same cached hot set …");
+    let (name_latency, name_run) = both(
+        Rpc {
+            lanes: lanes.clone(),
+            f: move |mut lane: Lane, n| async move {
+                let name = format!("user{}", hot_id_of(n) - 1);
+                lane.users
+                    .get_user(pb::GetUserRequest {
+                        user: Some(pb::get_user_request::User::Name(name)),
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(|s| s.to_string())
+            },
+        },
+        args.shape(),
+    )
+    .await?;
+
     let mut query_runs = Vec::new();
     for len in [2usize, 1] {
         eprintln!("measuring QueryUsers(prefix of {len}) …");
@@ -277,7 +310,20 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             args.shape(),
         )
         .await?;
-        query_runs.push((len, run));
+        eprintln!("measuring the same search SQL through the pool (ceiling) …");
+        let search_store = store.clone();
+        let raw = both(
+            Rpc {
+                lanes: lanes.clone(),
+                f: move |_lane: Lane, n| {
+                    let store = search_store.clone();
+                    async move { raw_search(&store, prefix_of(n, len)).await }
+                },
+            },
+            args.shape(),
+        )
+        .await?;
+        query_runs.push((len, run, raw));
     }
 
     eprintln!("measuring the primary-key select through the same pool (ceiling) …");
@@ -322,6 +368,12 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             empty,
             &ping_run,
         ),
+        Row::throughput(
+            "GetUser (any user, mostly uncached)",
+            &get_run,
+            "PK select",
+            &db_run,
+        ),
         Row::latency(
             "GetUser (cached hot set)",
             &hot_latency,
@@ -329,13 +381,29 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             &ping_latency,
         ),
         Row::throughput("GetUser (cached hot set)", &hot_run, empty, &ping_run),
+        Row::latency(
+            "GetUser by name (cached hot set)",
+            &name_latency,
+            empty,
+            &ping_latency,
+        ),
+        Row::throughput(
+            "GetUser by name (cached hot set)",
+            &name_run,
+            empty,
+            &ping_run,
+        ),
         Row::latency("BatchGetUsers(100)", &batch_latency, empty, &ping_latency),
         Row::throughput("BatchGetUsers(100)", &batch_run, empty, &ping_run),
     ];
-    for (len, (latency, run)) in &query_runs {
+    for (len, (latency, run), (raw_latency, raw_run)) in &query_runs {
         let what = format!("QueryUsers(prefix {len} char)");
+        let sql = format!("search SQL (prefix {len} char, same pool)");
         rows.push(Row::latency(&what, latency, empty, &ping_latency));
         rows.push(Row::throughput(&what, run, empty, &ping_run));
+        rows.push(Row::latency(&sql, raw_latency, empty, &ping_latency));
+        rows.push(Row::throughput(&sql, raw_run, empty, &ping_run));
+        rows.push(Row::throughput(&what, run, "search SQL", raw_run));
     }
     println!(
         "\n{count} users in PostgreSQL; {} in flight over {} connections for {} s; {} unloaded requests",
@@ -343,6 +411,35 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     );
     drop(database);
     Ok(rows)
+}
+
+/// What QueryUsers runs for `keyword` (its first page of 20), straight
+/// through the pool: each phase's SQL in turn until the page is full.
+async fn raw_search(store: &roster_users::UserStore, keyword: String) -> Result<(), String> {
+    let query = UserQuery {
+        keyword: Some(keyword),
+        sort: UserSort::DisplayName,
+        filter: UserFilter::default(),
+        limit: 20,
+        after: None,
+    };
+    let wanted = query.limit + 1;
+    let mut found = 0u64;
+    for &phase in query.phases() {
+        let Some(statement) = store.query_statement(&query, phase, None, wanted - found) else {
+            continue;
+        };
+        found += store
+            .connection()
+            .query_all_raw(statement)
+            .await
+            .map_err(|e| e.to_string())?
+            .len() as u64;
+        if found >= wanted {
+            break;
+        }
+    }
+    Ok(())
 }
 
 async fn print_prefix_plan(service: &UserService, keyword: &str) -> anyhow::Result<()> {
