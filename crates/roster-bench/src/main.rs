@@ -21,6 +21,7 @@
 
 mod files;
 mod gateway;
+mod h2load;
 mod history;
 mod local;
 mod measure;

@@ -25,7 +25,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
-    Args, local,
+    Args,
+    h2load::{self, H2Run},
+    local,
     measure::{Rpc, both, splitmix},
     report::Row,
 };
@@ -350,6 +352,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     )
     .await?;
 
+    let h2 = h2load_runs(args, &address, &admin, &lanes[0]).await?;
+
     let empty = "empty RPC";
     let mut rows = vec![
         Row::latency("Ping (empty RPC)", &ping_latency, empty, &ping_latency),
@@ -405,12 +409,73 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         rows.push(Row::throughput(&sql, raw_run, empty, &ping_run));
         rows.push(Row::throughput(&what, run, "search SQL", raw_run));
     }
+    if let Some((ping, by_id, by_name)) = &h2 {
+        rows.push(ping.row("Ping (empty RPC)", empty, ping));
+        rows.push(by_id.row("GetUser (one cached user)", empty, ping));
+        rows.push(by_name.row("GetUser by name (one cached user)", empty, ping));
+    }
     println!(
         "\n{count} users in PostgreSQL; {} in flight over {} connections for {} s; {} unloaded requests",
         args.in_flight, args.connections, args.seconds, args.unloaded
     );
     drop(database);
     Ok(rows)
+}
+
+/// The empty RPC and GetUser of one cached user (by id, by name) driven by
+/// h2load, each request checked once through tonic first; None (and a note)
+/// without h2load.
+async fn h2load_runs(
+    args: &Args,
+    address: &str,
+    token: &str,
+    lane: &Lane,
+) -> anyhow::Result<Option<(H2Run, H2Run, H2Run)>> {
+    if !h2load::available() {
+        eprintln!("h2load is not installed (Debian: nghttp2-client): its rows are skipped");
+        return Ok(None);
+    }
+    let by_id = pb::GetUserRequest {
+        user: Some(pb::get_user_request::User::Id(1)),
+    };
+    let by_name = pb::GetUserRequest {
+        user: Some(pb::get_user_request::User::Name("user0".into())),
+    };
+    let mut lane = lane.clone();
+    lane.diagnostics.ping(pb::PingRequest {}).await?;
+    lane.users.get_user(by_id.clone()).await?;
+    lane.users.get_user(by_name.clone()).await?;
+    let mut runs = Vec::new();
+    for (what, path, frame) in [
+        (
+            "Ping",
+            "/roster.v1.DiagnosticsService/Ping",
+            h2load::frame(&pb::PingRequest {}),
+        ),
+        (
+            "GetUser by id",
+            "/roster.v1.UserService/GetUser",
+            h2load::frame(&by_id),
+        ),
+        (
+            "GetUser by name",
+            "/roster.v1.UserService/GetUser",
+            h2load::frame(&by_name),
+        ),
+    ] {
+        eprintln!("measuring {what} with h2load …");
+        let (address, token, shape) = (address.to_owned(), token.to_owned(), args.shape());
+        // Off the runtime's threads: the server shares them.
+        let run =
+            tokio::task::spawn_blocking(move || h2load::run(&address, path, &token, &frame, shape))
+                .await??;
+        runs.push(run);
+    }
+    let mut runs = runs.into_iter();
+    Ok(match (runs.next(), runs.next(), runs.next()) {
+        (Some(ping), Some(id), Some(name)) => Some((ping, id, name)),
+        _ => None,
+    })
 }
 
 /// What QueryUsers runs for `keyword` (its first page of 20), straight
