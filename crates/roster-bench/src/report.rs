@@ -99,13 +99,20 @@ fn num(value: f64) -> String {
 /// Saves the suite's table (keeping the previous run's) and prints it, each
 /// ratio beside its change since the previous run.
 pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
+    let command = history::command();
     let previous = history::save(&history::Saved {
         suite: name,
         machine: history::machine(),
-        command: history::command(),
+        command: command.clone(),
         measured_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         rows,
     })?;
+    // Ratios of runs with other arguments (users, seconds, in flight) are not
+    // comparable: only a run of the same command is.
+    let (previous, other) = match previous {
+        Some(before) if before.command != command => (None, Some(before)),
+        before => (before, None),
+    };
     let what_width = rows
         .iter()
         .map(|r| r.what.chars().count())
@@ -163,7 +170,13 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
             previous.command,
             history::FLAG_WORSE * 100.0
         ),
-        None => println!("\nno previous run of this suite to compare with"),
+        None => match other {
+            Some(other) => println!(
+                "\nnot compared: the previous run ({}) was `{}`",
+                other.measured_at, other.command
+            ),
+            None => println!("\nno previous run of this suite to compare with"),
+        },
     }
     println!("written to {}/{name}.json", history::DIR);
     Ok(())
