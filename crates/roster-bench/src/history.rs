@@ -116,19 +116,15 @@ fn higher_is_better(unit: &str) -> bool {
     unit != "ms"
 }
 
-/// The change of `ratio` since the previous run's row of the same name and
-/// shape, e.g. "+3.1%" or "-22.0% WORSE"; empty without one.
-pub fn change(
-    previous: Option<&Loaded>,
-    what: &str,
-    shape: &str,
-    unit: &str,
-    ratio: f64,
-) -> String {
+/// The change of `row`'s ratio since the previous run's row of the same name,
+/// shape and ceiling (one figure may stand beside several ceilings), e.g.
+/// "+3.1%" or "-22.0% WORSE"; empty without one.
+pub fn change(previous: Option<&Loaded>, row: &Row) -> String {
+    let (what, shape, unit, ratio) = (&row.what, row.shape, row.unit, row.ratio);
     let Some(before) = previous.and_then(|p| {
         p.rows
             .iter()
-            .find(|row| row.what == what && row.shape == shape)
+            .find(|past| past.what == *what && past.shape == shape && past.ceiling == row.ceiling)
     }) else {
         return String::new();
     };
@@ -220,6 +216,24 @@ pub fn write_readme(readme: &Path) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn now(what: &str, unit: &'static str, ceiling: &str, ratio: f64) -> Row {
+        Row {
+            what: what.into(),
+            shape: "throughput",
+            figure: 1.0,
+            unit,
+            p50_ms: 1.0,
+            p99_ms: 1.0,
+            max_ms: None,
+            errors: 0,
+            ceiling: ceiling.into(),
+            ceiling_figure: 1.0,
+            ratio,
+            requests: 1,
+            note: None,
+        }
+    }
+
     fn loaded(ratio: f64) -> Loaded {
         Loaded {
             suite: "users".into(),
@@ -243,25 +257,37 @@ mod tests {
     #[test]
     fn a_drop_beyond_the_threshold_is_flagged_and_a_small_one_is_not() {
         let before = loaded(0.80);
-        let change_to = |ratio| change(Some(&before), "GetUser", "throughput", "rps", ratio);
+        let change_to = |ratio| {
+            change(
+                Some(&before),
+                &now("GetUser", "rps", "empty RPC rps", ratio),
+            )
+        };
         assert_eq!(change_to(0.60), "-25.0% WORSE");
         assert_eq!(change_to(0.72), "-10.0%");
         assert_eq!(change_to(0.96), "+20.0%");
-        assert_eq!(change(None, "GetUser", "throughput", "rps", 0.6), "");
-        assert_eq!(change(Some(&before), "other", "throughput", "rps", 0.6), "");
+        assert_eq!(
+            change(None, &now("GetUser", "rps", "empty RPC rps", 0.6)),
+            ""
+        );
+        assert_eq!(
+            change(Some(&before), &now("other", "rps", "empty RPC rps", 0.6)),
+            ""
+        );
+        // The same figure beside another ceiling is another ratio.
+        assert_eq!(
+            change(Some(&before), &now("GetUser", "rps", "PK select rps", 0.6)),
+            ""
+        );
     }
 
     #[test]
     fn for_times_a_rise_is_the_worse_direction() {
         let before = loaded(2.0);
-        assert_eq!(
-            change(Some(&before), "GetUser", "throughput", "ms", 2.5),
-            "+25.0% WORSE"
-        );
-        assert_eq!(
-            change(Some(&before), "GetUser", "throughput", "ms", 1.0),
-            "-50.0%"
-        );
+        let change_to =
+            |ratio| change(Some(&before), &now("GetUser", "ms", "empty RPC rps", ratio));
+        assert_eq!(change_to(2.5), "+25.0% WORSE");
+        assert_eq!(change_to(1.0), "-50.0%");
     }
 
     #[test]

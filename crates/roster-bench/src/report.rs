@@ -143,7 +143,7 @@ pub fn print_and_save(name: &str, rows: &[Row]) -> anyhow::Result<()> {
     );
     let mut flagged = 0;
     for row in rows {
-        let change = history::change(previous.as_ref(), &row.what, row.shape, row.unit, row.ratio);
+        let change = history::change(previous.as_ref(), row);
         flagged += usize::from(change.ends_with("WORSE"));
         println!(
             "{:<what_width$} {:<10} {:>11} {:<5} {:>9} {:>9} {:>9} {:>8} {:>6}  {:<ceiling_width$} {:>11} {:>9} {:>13}  {}",
