@@ -34,6 +34,7 @@ bench:
 	@scripts/ensure-postgres.sh
 	@command -v h2load >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -q nghttp2-client >/dev/null 2>&1; } \
 	  || echo "make bench: h2load is missing (apt-get install nghttp2-client as root); its rows are skipped"
+	$(CARGO) build --release -p roster
 	$(CARGO) run --release -p roster-bench -- $(BENCH_ARGS)
 
 ## Rewrite README.md's figures table from the last runs' tables (target/bench/*.json).

@@ -5,6 +5,7 @@ pub use sea_orm_migration::MigratorTrait;
 
 mod event_origin;
 pub mod files;
+mod idempotency;
 pub mod moderation;
 pub mod roles;
 pub mod users;

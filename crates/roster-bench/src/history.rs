@@ -11,7 +11,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Row;
+use crate::row::Row;
 
 /// A ratio this much worse than the previous run's is flagged.
 pub const FLAG_WORSE: f64 = 0.15;

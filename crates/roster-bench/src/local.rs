@@ -84,6 +84,37 @@ pub async fn start_with_keys(
     })
 }
 
+/// Like [`start`], but the suite runs on a runtime of its own (its own
+/// worker threads), as a separate server process would: the benchmark's
+/// hundreds of client tasks then queue on their runtime, not in front of the
+/// server's tasks. The suite serves until the process ends.
+pub async fn start_isolated(
+    database_url: &str,
+    adjust: impl FnOnce(&mut RosterSettings) + Send + 'static,
+) -> anyhow::Result<Running> {
+    let url = database_url.to_owned();
+    let (started, running) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("roster-server".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    let _ = started.send(Err(anyhow::Error::from(err)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let _ = started.send(start(&url, adjust).await);
+                std::future::pending::<()>().await;
+            });
+        })?;
+    running.await?
+}
+
 /// A permission checker for `service`, asking the role service at `address`.
 pub fn checker(
     keys: &Arc<TokenKeys>,

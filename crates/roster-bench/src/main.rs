@@ -13,7 +13,11 @@
 //!   user holding 10 000 flags, 1 000 files and 1 000 grants, step by step;
 //! * `replicas`: how long a change made on one replica takes to reach the other
 //!   replica's event stream (two suites on one PostgreSQL database), next to it
-//!   reaching a stream of the replica that made it.
+//!   reaching a stream of the replica that made it;
+//! * `presence`: 1 000 users changing presence at once, next to the same change
+//!   written one transaction each in raw SQL, and the delay until a watcher sees it;
+//! * `memory`: the idle RSS of `roster serve` (SQLite), all in one and each
+//!   service alone, beside its target.
 //!
 //! Each suite prints a table and writes it as JSON to `target/bench/<suite>.json`,
 //! keeping the run before as `<suite>.previous.json` and printing each ratio's
@@ -25,10 +29,13 @@ mod h2load;
 mod history;
 mod local;
 mod measure;
+mod memory;
 mod moderation;
+mod presence;
 mod replicas;
 mod report;
 mod roles;
+mod row;
 mod users;
 
 use std::time::Duration;
@@ -43,6 +50,8 @@ enum Suite {
     Gateway,
     Moderation,
     Replicas,
+    Presence,
+    Memory,
     All,
     /// No suite (with `--readme`: only rewrite the README's table).
     None,
@@ -122,6 +131,14 @@ async fn main() -> anyhow::Result<()> {
     if all || args.suite == Suite::Replicas {
         let rows = replicas::run(&args).await?;
         report::print_and_save("replicas", &rows)?;
+    }
+    if all || args.suite == Suite::Presence {
+        let rows = presence::run(&args).await?;
+        report::print_and_save("presence", &rows)?;
+    }
+    if all || args.suite == Suite::Memory {
+        let rows = memory::run().await?;
+        report::print_and_save("memory", &rows)?;
     }
     if args.readme {
         history::write_readme(std::path::Path::new("README.md"))?;

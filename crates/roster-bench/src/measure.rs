@@ -183,6 +183,27 @@ where
     }
 }
 
+/// p50/p99/max (and mean) of timed `samples` (none: a single zero).
+pub fn of_samples(mut samples: Vec<Duration>) -> Latency {
+    if samples.is_empty() {
+        samples.push(Duration::ZERO);
+    }
+    samples.sort();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[i].as_secs_f64() * 1000.0
+    };
+    let mean =
+        samples.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / samples.len() as f64;
+    Latency {
+        requests: samples.len() as u64,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+        mean_ms: mean,
+    }
+}
+
 /// Deterministic scatter of request numbers over the loaded ids.
 pub fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -11,7 +11,7 @@ use roster_kit::{auth::BearerToken, testing::TestDatabase};
 use roster_proto::v1::{self as pb, user_service_client::UserServiceClient};
 use tonic::{Streaming, service::interceptor::InterceptedService, transport::Channel};
 
-use crate::{Args, local, measure::Latency, report::Row};
+use crate::{Args, local, measure::of_samples as latency, report::Row};
 
 type Client = UserServiceClient<InterceptedService<Channel, BearerToken>>;
 
@@ -59,24 +59,6 @@ async fn seen(
         if event.user.is_some_and(|u| u.display_name == name) {
             return Ok(started.elapsed());
         }
-    }
-}
-
-/// p50/p99/max of `samples`.
-fn latency(mut samples: Vec<Duration>) -> Latency {
-    samples.sort();
-    let at = |q: f64| {
-        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[i].as_secs_f64() * 1000.0
-    };
-    let mean =
-        samples.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / samples.len() as f64;
-    Latency {
-        requests: samples.len() as u64,
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
-        max_ms: at(1.0),
-        mean_ms: mean,
     }
 }
 

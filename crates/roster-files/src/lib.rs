@@ -92,6 +92,10 @@ impl RosterService for FileService {
         let connection = ctx
             .database::<FilesMigrator>(Self::NAME, &settings.database_url(&ctx.common.data_dir))
             .await?;
+        let idempotency = ctx.idempotency_ledger(
+            connection.clone(),
+            roster_migrations::files::IDEMPOTENCY_TABLE,
+        );
         let objects = store::open_store(&settings.storage, &ctx.common.data_dir)?;
         let files = domain::Files::new(
             Arc::new(store::SeaOrmFiles::new(connection)),
@@ -117,7 +121,7 @@ impl RosterService for FileService {
                 Duration::from_secs(settings.orphan_sweep_interval_secs),
             ));
         }
-        let api = FileApi::new(files.clone(), &ctx.common.file_url_base());
+        let api = FileApi::new(files.clone(), &ctx.common.file_url_base(), idempotency);
         Ok(Self {
             server: FileServiceServer::new(api),
             files,

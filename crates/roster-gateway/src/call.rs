@@ -1,24 +1,27 @@
 //! What the gateway knows of the HTTP caller, and what it forwards of it to
 //! every gRPC call it makes on the caller's behalf: the caller's own
-//! `Authorization`, the request id and the W3C trace context. The services
+//! `Authorization`, the request id, the W3C trace context and the
+//! `Idempotency-Key` of a retried mutation. The services
 //! authorise every call themselves; the gateway reads the token only to name
 //! the caller (`me`, rate limits, event streams).
 
-use std::{
-    net::SocketAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use http::{HeaderMap, request::Parts};
-use roster_kit::{Actor, TokenKeys, cache::Cache};
+use roster_kit::{Actor, TokenKeys};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
 use crate::error::{ApiError, ApiResult};
 
 /// Headers passed on to the services as gRPC metadata, under the same names.
-const FORWARDED: &[&str] = &["authorization", "x-request-id", "traceparent", "tracestate"];
+const FORWARDED: &[&str] = &[
+    "authorization",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "idempotency-key",
+];
 
 /// Who the bearer token says the caller is.
 #[derive(Debug, Clone)]
@@ -76,51 +79,20 @@ impl Identity {
     }
 }
 
-/// How long a verified token is remembered. The gateway only names callers
-/// with it (`me`, rate limits); every service verifies every call itself, so a
-/// token that expires or is revoked meanwhile is refused there all the same.
-const REMEMBERED: Duration = Duration::from_secs(60);
-
-/// Names callers from their tokens, remembering recent ones: an Ed25519
-/// verification costs more than the rest of a cached read through the gateway.
+/// Names callers from their tokens. `TokenKeys` remembers the tokens it
+/// verified (until they expire or the keys change), so naming the caller of a
+/// token already seen costs a lookup, not an Ed25519 verification.
 pub struct Verifier {
     keys: Arc<TokenKeys>,
-    verified: Cache<String, (Actor, Instant)>,
 }
 
 impl Verifier {
     pub fn new(keys: Arc<TokenKeys>) -> Self {
-        Self {
-            keys,
-            verified: Cache::new("gateway_tokens", 10_000),
-        }
+        Self { keys }
     }
 
     pub fn identify(&self, headers: &HeaderMap) -> Identity {
-        let token = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        if let Some(token) = token
-            && let Some((actor, until)) = self.verified.get(&token.to_owned())
-            && until > Instant::now()
-        {
-            return Identity::Verified(actor);
-        }
-        let identity = Identity::from_headers(&self.keys, headers);
-        if let (Some(token), Identity::Verified(actor)) = (token, &identity) {
-            let epoch = self.verified.epoch();
-            self.verified.insert(
-                token.to_owned(),
-                (actor.clone(), Instant::now() + REMEMBERED),
-                epoch,
-            );
-        }
-        identity
+        Identity::from_headers(&self.keys, headers)
     }
 }
 

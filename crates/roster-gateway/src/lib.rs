@@ -17,6 +17,7 @@ pub mod console;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod linger;
 pub mod openapi;
 pub mod rate_limit;
 pub mod reasons;

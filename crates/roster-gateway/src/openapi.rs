@@ -6,9 +6,9 @@
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        self, Ref, RefOr, ResponseBuilder,
+        self, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type,
         content::ContentBuilder,
-        path::Operation,
+        path::{Operation, Parameter, ParameterBuilder, ParameterIn},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
         server::Server,
     },
@@ -46,6 +46,8 @@ Each event's `id` is the service's cursor: reconnect with `Last-Event-ID` to res
 request rate; answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and \
 `X-RateLimit-Reset` (seconds until the whole burst is back); beyond it, 429 with \
 `Retry-After`. Admins, services and holders of EXEMPT_FROM_RATE_LIMITS are exempt.
+
+**Safe retries.** The mutations that document an `Idempotency-Key` header (creating and changing users, display pictures, grants, uploads, flags, bans, deletions) run once per caller and key: a retry with the same key within `idempotency.retention_hours` (24 by default) answers what the first request answered and changes nothing again; the same key with a different request is refused (422, IDEMPOTENCY_KEY_REUSED); while the first is still running, 409 IDEMPOTENCY_KEY_IN_FLIGHT with `Retry-After`. With 503 UNAVAILABLE answers, a client may retry these blindly.
 
 **Errors.** Every failure answers one body: \
 `{\"status\": \"error\", \"code\": 400400, \"reason\": \"USER_NOT_FOUND\", \"message\": \"…\", \"fields\": []}`, \
@@ -94,6 +96,38 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The operations whose gRPC calls honour an idempotency key (the header is
+/// forwarded to every call; these are the ones that keep it).
+const KEYED_OPERATIONS: &[(&str, &str)] = &[
+    ("post", "/v1/users"),
+    ("patch", "/v1/users/{id}"),
+    ("patch", "/v1/users/me"),
+    ("put", "/v1/users/{id}/display-picture"),
+    ("delete", "/v1/users/{id}/display-picture"),
+    ("post", "/v1/users/{id}/roles"),
+    ("delete", "/v1/users/{id}/roles/{role}"),
+    ("post", "/v1/files"),
+    ("delete", "/v1/users/{id}"),
+    ("put", "/v1/users/{id}/ban"),
+    ("delete", "/v1/users/{id}/ban"),
+    ("put", "/v1/users/{id}/flags/me"),
+    ("delete", "/v1/users/{id}/flags/me"),
+    ("delete", "/v1/users/{id}/flags"),
+];
+
+fn idempotency_key() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retry safe: the same key (1–255 printable ASCII characters, e.g. a UUID) \
+             with the same request answers the first request's answer without changing anything again.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(255))))
+        .build()
+}
+
 /// Every operation of the document.
 pub fn operations(document: &mut openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
     document.paths.paths.values_mut().flat_map(|item| {
@@ -131,6 +165,23 @@ pub fn document(routes: openapi::OpenApi, public_url: &str) -> openapi::OpenApi 
                 .build(),
         )
     };
+    for (path, item) in document.paths.paths.iter_mut() {
+        for (method, operation) in [
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ] {
+            if let Some(operation) = operation
+                && KEYED_OPERATIONS.contains(&(method, path.as_str()))
+            {
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(RefOr::T(idempotency_key()));
+            }
+        }
+    }
     for operation in operations(&mut document) {
         let responses = &mut operation.responses.responses;
         responses

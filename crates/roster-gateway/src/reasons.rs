@@ -311,6 +311,26 @@ pub const TABLE: &[ReasonEntry] = &[
         400_903,
         "The upload stream failed mid-way; nothing was stored.",
     ),
+    // Safe retries (`Idempotency-Key`), with the statuses of the IETF
+    // idempotency-key draft.
+    entry(
+        "IDEMPOTENCY_KEY_REUSED",
+        422,
+        400_904,
+        "This `Idempotency-Key` was used for a different request; use a new key for a new request.",
+    ),
+    entry(
+        "IDEMPOTENCY_KEY_IN_FLIGHT",
+        409,
+        400_905,
+        "A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its answer.",
+    ),
+    entry(
+        "IDEMPOTENT_ANSWER_LOST",
+        409,
+        400_906,
+        "The request with this `Idempotency-Key` was applied but its answer was not kept; read the resource.",
+    ),
     // Rate limits.
     entry(
         "RATE_LIMITED",

@@ -62,7 +62,10 @@ fn code(name: &str) -> Option<Code> {
 fn consistent(code: Code, status: StatusCode) -> bool {
     let allowed: &[u16] = match code {
         Code::InvalidArgument => &[400, 413, 415],
-        Code::FailedPrecondition => &[400],
+        // Idempotency keys answer as the IETF idempotency-key draft does: a key
+        // reused for another request is 422, a change made without its kept
+        // answer a conflict.
+        Code::FailedPrecondition => &[400, 409, 422],
         // A cursor past what is kept: the events are gone.
         Code::OutOfRange => &[400, 410],
         Code::Unauthenticated => &[401],

@@ -27,6 +27,12 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// PostgreSQL connections one pool opens at most unless told otherwise
+/// (`database_max_connections`). Every service of every replica has its own
+/// pool, so this times the pools must stay under the server's
+/// `max_connections` (100 by default): the all-in-one process holds four.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 /// Settings every service shares.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -64,6 +70,23 @@ pub struct CommonSettings {
     pub endpoints: EndpointSettings,
     pub tls: TlsSettings,
     pub outbox: OutboxSettings,
+    pub idempotency: IdempotencySettings,
+}
+
+/// Safe retries (`idempotency.*`): how long a service remembers a mutation's
+/// `idempotency-key` and answer. A retry after that runs as a new call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct IdempotencySettings {
+    pub retention_hours: u32,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            retention_hours: 24,
+        }
+    }
 }
 
 /// How long each service's event log (its outbox) keeps its events
@@ -143,12 +166,13 @@ impl Default for CommonSettings {
             request_timeout_ms: 10_000,
             shutdown_drain_ms: 20_000,
             event_poll_interval_ms: 250,
-            database_max_connections: crate::db::DEFAULT_MAX_CONNECTIONS,
+            database_max_connections: DEFAULT_MAX_CONNECTIONS,
             log: LogSettings::default(),
             auth: AuthSettings::default(),
             endpoints: EndpointSettings::default(),
             tls: TlsSettings::default(),
             outbox: OutboxSettings::default(),
+            idempotency: IdempotencySettings::default(),
         }
     }
 }

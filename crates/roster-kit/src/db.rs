@@ -16,11 +16,7 @@ use crate::error::Error;
 /// pooled connection unless told otherwise ([`connect_with`]).
 const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// PostgreSQL connections one pool opens at most unless told otherwise
-/// (`database_max_connections`). Every service of every replica has its own
-/// pool, so this times the pools must stay under the server's
-/// `max_connections` (100 by default): the all-in-one process holds four.
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+pub use crate::config::DEFAULT_MAX_CONNECTIONS;
 
 /// How long an SQLite statement waits for another connection's write lock
 /// before it fails with SQLITE_BUSY. Write transactions take the lock at their
@@ -92,13 +88,7 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Er
     M::up(db, None).await.map_err(Error::from)
 }
 
-/// True when `err` is a unique-constraint violation (either backend).
-pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
-}
+pub use crate::error::is_unique_violation;
 
 /// A transaction for a change: what every write transaction of every service
 /// starts with.
@@ -135,7 +125,12 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// if) the transaction commits, so other replicas listening
 /// ([`crate::wake::on_remote_commits`]) wake as soon as the events are
 /// readable. Notifications of one transaction on one channel are folded into one.
+///
+/// Every transaction that appends an event passes here, so this is also where
+/// a keyed call's change marks its idempotency claim applied
+/// ([`crate::idempotency::mark_applied`]), atomically with the change.
 pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
+    crate::idempotency::mark_applied(txn).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         let channel = crate::wake::outbox_channel(key);
         txn.execute_unprepared(&format!(

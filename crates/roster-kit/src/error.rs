@@ -239,6 +239,14 @@ impl From<Error> for Status {
     }
 }
 
+/// True when `err` is a unique-constraint violation (either backend).
+pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod keys;
 pub mod lifecycle;
 pub mod metrics;

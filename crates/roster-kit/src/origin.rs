@@ -121,6 +121,18 @@ pub async fn scope<F: std::future::Future>(origin: Origin, work: F) -> F::Output
     ORIGIN.scope(Arc::new(Mutex::new(origin)), work).await
 }
 
+/// `work` in the current call's origin scope wherever it is polled: for work
+/// handed to a task of its own (task-locals stay with the task that set them).
+pub fn carried<F: std::future::Future>(work: F) -> impl std::future::Future<Output = F::Output> {
+    let current = ORIGIN.try_with(Arc::clone).ok();
+    async move {
+        match current {
+            Some(origin) => ORIGIN.scope(origin, work).await,
+            None => work.await,
+        }
+    }
+}
+
 /// Records why the current call makes its change (a ban's reason, a
 /// deletion's); no-op outside a call's scope.
 pub fn set_reason(reason: &str) {

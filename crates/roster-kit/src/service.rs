@@ -179,6 +179,24 @@ impl ServiceContext {
         Ok(connection)
     }
 
+    /// The ledger of keyed calls in `table` of `connection`, pruned in the
+    /// background as long as this context lives.
+    pub fn idempotency_ledger(
+        &self,
+        connection: DatabaseConnection,
+        table: &'static str,
+    ) -> crate::idempotency::IdempotencyLedger {
+        let ledger = crate::idempotency::IdempotencyLedger::new(
+            connection,
+            table,
+            // Past its request timeout a call has been cut, so its claim lapsed.
+            Duration::from_millis(self.common.request_timeout_ms.saturating_add(1000)),
+            Duration::from_secs(u64::from(self.common.idempotency.retention_hours) * 3600),
+        );
+        self.keep(ledger.prune_task());
+        ledger
+    }
+
     /// How long a call waits for a database connection: nine tenths of its
     /// deadline, so a lost database answers UNAVAILABLE (retry) before the
     /// call would end DEADLINE_EXCEEDED.

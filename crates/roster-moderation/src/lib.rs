@@ -41,6 +41,7 @@ pub struct ModerationService {
     /// Tests wait on it (`wait_until_paused`).
     pub runner: Arc<DeletionRunner>,
     poll_interval: Duration,
+    idempotency: roster_kit::idempotency::IdempotencyLedger,
     _runner_task: BackgroundTask,
     _role_audit: roster_kit::events::FollowedStream,
 }
@@ -81,6 +82,8 @@ impl RosterService for ModerationService {
             )),
             participants,
         };
+        let idempotency =
+            ctx.idempotency_ledger(db.clone(), roster_migrations::moderation::IDEMPOTENCY_TABLE);
         let store = Arc::new(store::Store::new(db));
         ctx.keep(store.wake_on_remote_commits());
         ctx.keep(roster_kit::events::prune_outbox(
@@ -103,6 +106,7 @@ impl RosterService for ModerationService {
             moderation,
             runner,
             poll_interval: ctx.poll_interval(),
+            idempotency,
             _runner_task: runner_task,
             _role_audit: role_audit,
         })
@@ -112,6 +116,7 @@ impl RosterService for ModerationService {
         server.add_service(ModerationServiceServer::new(grpc::ModerationApi::new(
             self.moderation.clone(),
             self.poll_interval,
+            self.idempotency.clone(),
         )));
         for method in SERVICE_METHODS {
             server.service_method(method);

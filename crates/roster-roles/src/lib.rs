@@ -77,6 +77,8 @@ impl RoleService {
             .database::<RolesMigrator>(Self::NAME, &settings.database_url(&ctx.common.data_dir))
             .await?;
         let poll_interval = ctx.poll_interval();
+        let idempotency =
+            ctx.idempotency_ledger(db.clone(), roster_migrations::roles::IDEMPOTENCY_TABLE);
         let store = Arc::new(Store::new(db));
         ctx.keep(roster_kit::events::prune_outbox(
             Self::NAME,
@@ -86,7 +88,11 @@ impl RoleService {
         let roles = Roles::new(store.clone(), clock, poll_interval);
         ctx.keep(store.wake_on_remote_commits(roles.changes().clone()));
         Ok(Self {
-            server: RoleServiceServer::new(RoleApi::new(Arc::new(roles), poll_interval)),
+            server: RoleServiceServer::new(RoleApi::new(
+                Arc::new(roles),
+                poll_interval,
+                idempotency,
+            )),
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod store;
 
 use std::{sync::Arc, time::Duration};
 
+use roster_kit::idempotency::IdempotencyLedger;
 use roster_kit::{
     Error,
     server::ServerBuilder,
@@ -57,6 +58,7 @@ pub struct UserService {
     cache_follower: tokio::task::AbortHandle,
     file_url_base: String,
     poll_interval: Duration,
+    idempotency: IdempotencyLedger,
 }
 
 impl Drop for UserService {
@@ -85,6 +87,10 @@ impl RosterService for UserService {
             .database::<UsersMigrator>(Self::NAME, &settings.database_url(&common.data_dir))
             .await?;
         let collation = Arc::new(settings.collation()?);
+        let idempotency = ctx.idempotency_ledger(
+            connection.clone(),
+            roster_migrations::users::IDEMPOTENCY_TABLE,
+        );
         let store = UserStore::new(connection, collation.clone());
         let rekeyed = store.rekey().await?;
         if rekeyed != store::RekeyReport::default() {
@@ -141,6 +147,7 @@ impl RosterService for UserService {
             cache_follower,
             file_url_base: common.file_url_base(),
             poll_interval,
+            idempotency,
         })
     }
 
@@ -149,6 +156,7 @@ impl RosterService for UserService {
             self.directory.clone(),
             &self.file_url_base,
             self.poll_interval,
+            self.idempotency.clone(),
         )));
         for method in PUBLIC_METHODS {
             server.public_method(method);

@@ -4,6 +4,10 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_files;
 mod m20261201_000001_add_file_visibility;
+mod m20261224_000003_idempotency;
+
+/// The table of this service's idempotency ledger.
+pub use m20261224_000003_idempotency::TABLE as IDEMPOTENCY_TABLE;
 
 pub struct FilesMigrator;
 
@@ -13,6 +17,7 @@ impl MigratorTrait for FilesMigrator {
         vec![
             Box::new(m20261122_000001_create_files::Migration),
             Box::new(m20261201_000001_add_file_visibility::Migration),
+            Box::new(m20261224_000003_idempotency::Migration),
         ]
     }
 

@@ -4,6 +4,10 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_roles;
 mod m20261223_000002_event_origin;
+mod m20261224_000003_idempotency;
+
+/// The table of this service's idempotency ledger.
+pub use m20261224_000003_idempotency::TABLE as IDEMPOTENCY_TABLE;
 
 pub struct RolesMigrator;
 
@@ -13,6 +17,7 @@ impl MigratorTrait for RolesMigrator {
         vec![
             Box::new(m20261122_000001_create_roles::Migration),
             Box::new(m20261223_000002_event_origin::Migration),
+            Box::new(m20261224_000003_idempotency::Migration),
         ]
     }
 

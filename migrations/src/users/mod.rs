@@ -8,6 +8,10 @@ mod m20261201_000003_guest_secrets;
 mod m20261201_000004_moderation_state;
 mod m20261215_000005_collation_keys;
 mod m20261223_000006_event_origin;
+mod m20261224_000007_idempotency;
+
+/// The table of this service's idempotency ledger.
+pub use m20261224_000007_idempotency::TABLE as IDEMPOTENCY_TABLE;
 
 pub struct UsersMigrator;
 
@@ -21,6 +25,7 @@ impl MigratorTrait for UsersMigrator {
             Box::new(m20261201_000004_moderation_state::Migration),
             Box::new(m20261215_000005_collation_keys::Migration),
             Box::new(m20261223_000006_event_origin::Migration),
+            Box::new(m20261224_000007_idempotency::Migration),
         ]
     }
 

@@ -7,8 +7,8 @@ use roster_kit::{Error, Result, error::ErrorKind, paging};
 use roster_proto::v1::{
     CreateDownloadLinkRequest, CreateDownloadLinkResponse, DeleteUserFilesRequest,
     DownloadFileRequest, DownloadFileResponse, File, FilePurpose, FileVariant, FileVariantInfo,
-    FileVisibility, GetFileRequest, ListFilesRequest, ListFilesResponse, UploadFileRequest,
-    download_file_response, upload_file_request,
+    FileVisibility, GetFileRequest, ListFilesRequest, ListFilesResponse, UploadFileHeader,
+    UploadFileRequest, download_file_response, upload_file_request,
 };
 use tonic::{Request, Status, Streaming};
 
@@ -112,7 +112,14 @@ pub fn download_request(request: DownloadFileRequest) -> Result<(FileRead, Varia
 /// stream is the content.
 pub async fn upload_request(
     mut stream: Streaming<UploadFileRequest>,
-) -> Result<(NewUpload, BoxStream<'static, Result<Bytes>>), Status> {
+) -> Result<
+    (
+        UploadFileHeader,
+        NewUpload,
+        BoxStream<'static, Result<Bytes>>,
+    ),
+    Status,
+> {
     let header = match stream.message().await? {
         Some(UploadFileRequest {
             part: Some(upload_file_request::Part::Header(header)),
@@ -131,7 +138,7 @@ pub async fn upload_request(
         visibility_from_proto(header.visibility),
         header.owner_user_id,
     )?;
-    Ok((upload, content_chunks(stream)))
+    Ok((header, upload, content_chunks(stream)))
 }
 
 /// One message after the header, as a piece of content (`None`: skip it).

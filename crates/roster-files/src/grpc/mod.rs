@@ -8,7 +8,10 @@ pub mod upload_client;
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
-use roster_kit::auth::actor;
+use roster_kit::{
+    auth::actor,
+    idempotency::{IdempotencyLedger, IdempotentCall},
+};
 use roster_proto::v1::{
     CreateDownloadLinkRequest, CreateDownloadLinkResponse, DeleteFileRequest, DeleteFileResponse,
     DeleteUserFilesRequest, DeleteUserFilesResponse, DownloadFileRequest, DownloadFileResponse,
@@ -25,14 +28,16 @@ use convert::{ListFilesQuery, Views};
 pub struct FileApi {
     files: Arc<Files>,
     views: Views,
+    idempotency: IdempotencyLedger,
 }
 
 impl FileApi {
     /// Serves `files`; file URLs start with `url_base` (`<public_url>/v1/files`).
-    pub fn new(files: Arc<Files>, url_base: &str) -> Self {
+    pub fn new(files: Arc<Files>, url_base: &str, idempotency: IdempotencyLedger) -> Self {
         Self {
             files,
             views: Views::new(url_base),
+            idempotency,
         }
     }
 }
@@ -45,9 +50,17 @@ impl FileService for FileApi {
         request: Request<Streaming<UploadFileRequest>>,
     ) -> Result<Response<File>, Status> {
         let actor = actor(&request)?;
-        let (upload, chunks) = convert::upload_request(request.into_inner()).await?;
-        let record = self.files.upload(&actor, upload, chunks).await?;
-        Ok(Response::new(self.views.file(&record)))
+        let metadata = request.metadata().clone();
+        let (header, upload, chunks) = convert::upload_request(request.into_inner()).await?;
+        // The header is the fingerprint: a retry is answered before its
+        // content is read, and a size, name or type that differs is refused.
+        let call = IdempotentCall::of("UploadFile", &actor, &metadata, &header)?;
+        let api = self.clone();
+        let work = async move {
+            let record = api.files.upload(&actor, upload, chunks).await?;
+            Ok(api.views.file(&record))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all)]

@@ -75,7 +75,12 @@ impl FileRepository for SeaOrmFiles {
             variants: Set(serde_json::to_string(&record.variants).map_err(Error::internal)?),
             created_at: Set(record.created_at),
         };
-        row.insert(&self.db).await?;
+        // One transaction with the idempotency claim of a keyed upload, so a
+        // retry never stores the file twice.
+        let txn = roster_kit::db::begin_write(&self.db).await?;
+        row.insert(&txn).await?;
+        roster_kit::idempotency::mark_applied(&txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -23,6 +23,7 @@ use crate::{
     app::App,
     call::Call,
     error::{ApiError, ApiResult},
+    linger::Lingering,
     views::files::{FilePurpose, FileVisibility},
 };
 
@@ -186,7 +187,8 @@ async fn upload_raw(
     );
     let purpose = params.purpose.unwrap_or(default_purpose);
     let header = header_message(&params, purpose, content_type, size);
-    stream_to_files(app, call, header, body.into_data_stream()).await
+    let body = Lingering::new(body.into_data_stream(), size);
+    stream_to_files(app, call, header, body).await
 }
 
 fn check_size(app: &App, size: u64) -> ApiResult<()> {

@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, erro
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    cache::Cache,
     config::AuthSettings,
     error::Error,
     keys::{self, KeyPurpose, KeySet},
@@ -136,7 +137,17 @@ pub struct TokenKeys {
     ring: std::sync::RwLock<Arc<KeyRing>>,
     /// The key files this ring was read from (none for generated keys).
     files: Vec<PathBuf>,
+    /// Tokens that verified, with their expiry: an Ed25519 verification costs
+    /// more than the rest of a cached read, and a client sends the same token
+    /// on every call. Emptied whenever the keys change.
+    verified: Cache<String, (Actor, i64)>,
 }
+
+/// Verified tokens remembered at most (a session token is a few hundred bytes).
+const VERIFIED_TOKENS: usize = 20_000;
+
+/// Seconds past `exp` a token is still accepted (clock skew between processes).
+const LEEWAY_SECS: u64 = 5;
 
 impl fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -170,12 +181,13 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         Ok(Self {
             issuer: issuer.to_owned(),
             validation,
             ring: std::sync::RwLock::new(Arc::new(ring)),
             files,
+            verified: Cache::new("verified_tokens", VERIFIED_TOKENS),
         })
     }
 
@@ -227,6 +239,8 @@ impl TokenKeys {
             .ring
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        // A retired key's tokens must stop verifying now.
+        self.verified.clear();
         Ok(())
     }
 
@@ -372,7 +386,22 @@ impl TokenKeys {
 
     /// Verifies a bearer token and returns the caller.
     pub fn verify(&self, token: &str) -> Result<Actor, Error> {
+        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or_default();
+        if let Some((actor, expires)) = self.verified.get(token)
+            && chrono::Utc::now().timestamp() <= expires + leeway
+        {
+            return Ok(actor);
+        }
+        let epoch = self.verified.epoch();
         let claims = self.decode(token)?;
+        let expires = claims.exp;
+        let actor = self.actor_of(claims)?;
+        self.verified
+            .insert(token.to_owned(), (actor.clone(), expires), epoch);
+        Ok(actor)
+    }
+
+    fn actor_of(&self, claims: Claims) -> Result<Actor, Error> {
         Ok(match claims.kind {
             TokenKind::Admin => Actor::Admin { client: claims.sub },
             TokenKind::Service => Actor::Service { name: claims.sub },
@@ -490,17 +519,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unsigned_and_expired_tokens_are_refused() {
-        let keys = TokenKeys::generate("roster-test");
-        let real = ok(keys.issue_admin("ops", HOUR)).token;
-        let payload = real.split('.').nth(1).unwrap_or_default();
-        for alg_none in [
-            format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
-            format!("eyJhbGciOiJub25lIn0.{payload}.c2ln"),
-        ] {
-            assert_eq!(reason(keys.verify(&alg_none)), Some("TOKEN_INVALID"));
-        }
+    /// An admin token that expired a minute ago (beyond the 5 s leeway).
+    fn expired_a_minute_ago(keys: &TokenKeys) -> String {
         let expired = ok(keys.issue(TokenKind::Admin, "ops".into(), None, Duration::ZERO));
         // Leeway is 5 s; a token that expired a minute ago is refused as expired.
         let mut claims: Claims = ok(serde_json::from_slice(&ok(base64::Engine::decode(
@@ -512,7 +532,21 @@ mod tests {
         let signer = ok(ring.signer(KeyPurpose::Session));
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(signer.kid.clone());
-        let stale = ok(jsonwebtoken::encode(&header, &claims, &signer.key));
+        ok(jsonwebtoken::encode(&header, &claims, &signer.key))
+    }
+
+    #[test]
+    fn unsigned_and_expired_tokens_are_refused() {
+        let keys = TokenKeys::generate("roster-test");
+        let real = ok(keys.issue_admin("ops", HOUR)).token;
+        let payload = real.split('.').nth(1).unwrap_or_default();
+        for alg_none in [
+            format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
+            format!("eyJhbGciOiJub25lIn0.{payload}.c2ln"),
+        ] {
+            assert_eq!(reason(keys.verify(&alg_none)), Some("TOKEN_INVALID"));
+        }
+        let stale = expired_a_minute_ago(&keys);
         assert_eq!(reason(keys.verify(&stale)), Some("TOKEN_EXPIRED"));
     }
 
@@ -597,6 +631,45 @@ mod tests {
         ok(std::fs::write(&settings.private_key_files[0], "not json"));
         assert!(keys.reload().is_err());
         assert!(keys.verify(&new).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let keys = TokenKeys::generate("roster-test");
+        let stale = expired_a_minute_ago(&keys);
+        // As if it had been verified while valid: remembered with its expiry.
+        let a_minute_ago = chrono::Utc::now().timestamp() - 60;
+        let epoch = keys.verified.epoch();
+        let actor = Actor::Admin {
+            client: "ops".into(),
+        };
+        keys.verified
+            .insert(stale.clone(), (actor, a_minute_ago), epoch);
+        assert_eq!(reason(keys.verify(&stale)), Some("TOKEN_EXPIRED"));
+    }
+
+    #[test]
+    fn a_remembered_token_of_a_retired_key_is_refused_after_the_reload() {
+        let dir = std::env::temp_dir().join(format!("roster-keys-{}", uuid::Uuid::new_v4()));
+        let settings = AuthSettings {
+            private_key_files: vec![dir.join("session.json")],
+            ..AuthSettings::default()
+        };
+        let long_ago = chrono::Utc::now().timestamp() - 10 * 24 * 3600;
+        let mut set = KeySet::default();
+        set.rotate(KeyPurpose::Session, long_ago, long_ago);
+        ok(set.save(&settings.private_key_files[0]));
+        let keys = ok(TokenKeys::from_settings(&settings, &dir));
+        let old = ok(keys.issue_user(1, 0, HOUR)).token;
+        assert!(keys.verify(&old).is_ok(), "verified, and remembered");
+
+        let now = chrono::Utc::now().timestamp();
+        set.rotate(KeyPurpose::Session, now - 3600, now - 3600);
+        assert_eq!(set.prune(now, Duration::from_secs(60)).len(), 1);
+        ok(set.save(&settings.private_key_files[0]));
+        ok(keys.reload());
+        assert_eq!(reason(keys.verify(&old)), Some("TOKEN_INVALID"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

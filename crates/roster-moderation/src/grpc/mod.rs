@@ -9,6 +9,8 @@ use std::{sync::Arc, time::Duration};
 use roster_proto::v1::{self as pb, moderation_service_server::ModerationService};
 use tonic::{Request, Response, Status};
 
+use roster_kit::idempotency::{IdempotencyLedger, IdempotentCall};
+
 use crate::domain::Moderation;
 use convert::caller;
 
@@ -17,14 +19,21 @@ use convert::caller;
 pub struct ModerationApi {
     moderation: Arc<Moderation>,
     poll_interval: Duration,
+    idempotency: IdempotencyLedger,
 }
 
 impl ModerationApi {
-    /// `poll_interval`: how often event streams look for other replicas' commits.
-    pub fn new(moderation: Arc<Moderation>, poll_interval: Duration) -> Self {
+    /// `poll_interval`: how often event streams look for other replicas'
+    /// commits; `idempotency`: the ledger of keyed mutations.
+    pub fn new(
+        moderation: Arc<Moderation>,
+        poll_interval: Duration,
+        idempotency: IdempotencyLedger,
+    ) -> Self {
         Self {
             moderation,
             poll_interval,
+            idempotency,
         }
     }
 }
@@ -38,15 +47,20 @@ impl ModerationService for ModerationApi {
         &self,
         request: Request<pb::FlagUserRequest>,
     ) -> Reply<pb::FlagUserResponse> {
-        let caller = caller(&request)?;
-        let reason = match request.get_ref().reason() {
-            pb::FlagReason::Unspecified => pb::FlagReason::Other,
-            reason => reason,
+        let call = IdempotentCall::of_request("FlagUser", &request)?;
+        let api = self.clone();
+        let work = async move {
+            let caller = caller(&request)?;
+            let reason = match request.get_ref().reason() {
+                pb::FlagReason::Unspecified => pb::FlagReason::Other,
+                reason => reason,
+            };
+            roster_kit::origin::set_reason(reason.as_str_name());
+            let input = request.into_inner().try_into()?;
+            let change = api.moderation.flag_user(&caller, input).await?;
+            Ok(convert::flag_change(change))
         };
-        roster_kit::origin::set_reason(reason.as_str_name());
-        let input = request.into_inner().try_into()?;
-        let change = self.moderation.flag_user(&caller, input).await?;
-        Ok(Response::new(convert::flag_change(change)))
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id))]
@@ -54,10 +68,15 @@ impl ModerationService for ModerationApi {
         &self,
         request: Request<pb::UnflagUserRequest>,
     ) -> Reply<pb::UnflagUserResponse> {
-        let caller = caller(&request)?;
-        let user_id = convert::user_id(request.get_ref().user_id, "user_id")?;
-        let change = self.moderation.unflag_user(&caller, user_id).await?;
-        Ok(Response::new(convert::unflagged(change)))
+        let call = IdempotentCall::of_request("UnflagUser", &request)?;
+        let api = self.clone();
+        let work = async move {
+            let caller = caller(&request)?;
+            let user_id = convert::user_id(request.get_ref().user_id, "user_id")?;
+            let change = api.moderation.unflag_user(&caller, user_id).await?;
+            Ok(convert::unflagged(change))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(users = request.get_ref().user_ids.len()))]
@@ -87,26 +106,30 @@ impl ModerationService for ModerationApi {
         &self,
         request: Request<pb::ClearFlagsRequest>,
     ) -> Reply<pb::ClearFlagsResponse> {
-        let caller = caller(&request)?;
-        roster_kit::origin::set_reason(&request.get_ref().reason);
-        let (user_id, reason) = convert::clear_flags(request.into_inner())?;
-        let cleared = self
-            .moderation
-            .clear_flags(&caller, user_id, reason)
-            .await?;
-        Ok(Response::new(convert::cleared(cleared)))
+        let call = IdempotentCall::of_request("ClearFlags", &request)?;
+        let api = self.clone();
+        let work = async move {
+            let caller = caller(&request)?;
+            roster_kit::origin::set_reason(&request.get_ref().reason);
+            let (user_id, reason) = convert::clear_flags(request.into_inner())?;
+            let cleared = api.moderation.clear_flags(&caller, user_id, reason).await?;
+            Ok(convert::cleared(cleared))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id))]
     async fn ban_user(&self, request: Request<pb::BanUserRequest>) -> Reply<pb::BanUserResponse> {
-        let caller = caller(&request)?;
-        roster_kit::origin::set_reason(&request.get_ref().reason);
-        let input = request.into_inner().try_into()?;
-        let change = self.moderation.ban_user(&caller, input).await?;
-        Ok(Response::new(convert::ban_change(
-            change,
-            self.moderation.now(),
-        )))
+        let call = IdempotentCall::of_request("BanUser", &request)?;
+        let api = self.clone();
+        let work = async move {
+            let caller = caller(&request)?;
+            roster_kit::origin::set_reason(&request.get_ref().reason);
+            let input = request.into_inner().try_into()?;
+            let change = api.moderation.ban_user(&caller, input).await?;
+            Ok(convert::ban_change(change, api.moderation.now()))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id))]
@@ -114,14 +137,16 @@ impl ModerationService for ModerationApi {
         &self,
         request: Request<pb::UnbanUserRequest>,
     ) -> Reply<pb::UnbanUserResponse> {
-        let caller = caller(&request)?;
-        roster_kit::origin::set_reason(&request.get_ref().reason);
-        let (user_id, reason) = convert::unban(request.into_inner())?;
-        let lifted = self.moderation.unban_user(&caller, user_id, reason).await?;
-        Ok(Response::new(convert::unbanned(
-            lifted,
-            self.moderation.now(),
-        )))
+        let call = IdempotentCall::of_request("UnbanUser", &request)?;
+        let api = self.clone();
+        let work = async move {
+            let caller = caller(&request)?;
+            roster_kit::origin::set_reason(&request.get_ref().reason);
+            let (user_id, reason) = convert::unban(request.into_inner())?;
+            let lifted = api.moderation.unban_user(&caller, user_id, reason).await?;
+            Ok(convert::unbanned(lifted, api.moderation.now()))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id))]
@@ -152,11 +177,16 @@ impl ModerationService for ModerationApi {
         &self,
         request: Request<pb::DeleteUserRequest>,
     ) -> Reply<pb::DeleteUserResponse> {
-        let caller = caller(&request)?;
-        roster_kit::origin::set_reason(&request.get_ref().reason);
-        let input = request.into_inner().try_into()?;
-        let outcome = self.moderation.delete_user(&caller, input).await?;
-        Ok(Response::new(convert::delete_outcome(outcome)))
+        let call = IdempotentCall::of_request("DeleteUser", &request)?;
+        let api = self.clone();
+        let work = async move {
+            let caller = caller(&request)?;
+            roster_kit::origin::set_reason(&request.get_ref().reason);
+            let input = request.into_inner().try_into()?;
+            let outcome = api.moderation.delete_user(&caller, input).await?;
+            Ok(convert::delete_outcome(outcome))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(job_id = request.get_ref().job_id))]

@@ -10,7 +10,11 @@ mod properties;
 
 use std::{sync::Arc, time::Duration};
 
-use roster_kit::{auth::actor, events::EventStream};
+use roster_kit::{
+    auth::actor,
+    events::EventStream,
+    idempotency::{IdempotencyLedger, IdempotentCall},
+};
 use roster_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -21,14 +25,17 @@ use crate::domain::{Roles, WatchStart};
 pub struct RoleApi {
     roles: Arc<Roles>,
     poll_interval: Duration,
+    idempotency: IdempotencyLedger,
 }
 
 impl RoleApi {
-    /// `poll_interval`: how often watch streams look for other replicas' commits.
-    pub fn new(roles: Arc<Roles>, poll_interval: Duration) -> Self {
+    /// `poll_interval`: how often watch streams look for other replicas'
+    /// commits; `idempotency`: the ledger of keyed mutations.
+    pub fn new(roles: Arc<Roles>, poll_interval: Duration, idempotency: IdempotencyLedger) -> Self {
         Self {
             roles,
             poll_interval,
+            idempotency,
         }
     }
 
@@ -111,13 +118,18 @@ impl pb::role_service_server::RoleService for RoleApi {
         request: Request<pb::GrantRoleRequest>,
     ) -> Result<Response<pb::GrantRoleResponse>, Status> {
         let actor = actor(&request)?;
-        let grant = request.into_inner().try_into()?;
-        let outcome = self.roles.grant(&actor, grant).await?;
-        Ok(Response::new(pb::GrantRoleResponse {
-            grant: Some(convert::grant(outcome.grant)),
-            created: outcome.created,
-            event_cursor: outcome.event_seq.to_string(),
-        }))
+        let call = IdempotentCall::of_request("GrantRole", &request)?;
+        let roles = self.roles.clone();
+        let work = async move {
+            let grant = request.into_inner().try_into()?;
+            let outcome = roles.grant(&actor, grant).await?;
+            Ok(pb::GrantRoleResponse {
+                grant: Some(convert::grant(outcome.grant)),
+                created: outcome.created,
+                event_cursor: outcome.event_seq.to_string(),
+            })
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id, role = %request.get_ref().role))]
@@ -126,12 +138,17 @@ impl pb::role_service_server::RoleService for RoleApi {
         request: Request<pb::RevokeRoleRequest>,
     ) -> Result<Response<pb::RevokeRoleResponse>, Status> {
         let actor = actor(&request)?;
-        let revoke = request.into_inner().try_into()?;
-        let revoked = self.roles.revoke(&actor, revoke).await?;
-        Ok(Response::new(pb::RevokeRoleResponse {
-            grant: Some(convert::grant(revoked.grant)),
-            event_cursor: revoked.event_seq.to_string(),
-        }))
+        let call = IdempotentCall::of_request("RevokeRole", &request)?;
+        let roles = self.roles.clone();
+        let work = async move {
+            let revoke = request.into_inner().try_into()?;
+            let revoked = roles.revoke(&actor, revoke).await?;
+            Ok(pb::RevokeRoleResponse {
+                grant: Some(convert::grant(revoked.grant)),
+                event_cursor: revoked.event_seq.to_string(),
+            })
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = request.get_ref().user_id, dry_run = request.get_ref().dry_run))]

@@ -37,6 +37,8 @@ pub struct Directory {
     pub(super) clock: Arc<dyn Clock>,
     /// How display names sort and match (the store keys them the same way).
     pub(super) collation: Arc<Collation>,
+    /// Writes presence changes in batches.
+    pub(super) presence: super::presence_writer::PresenceWriter,
 }
 
 pub(super) fn user_not_found(key: &UserKey) -> Error {
@@ -68,6 +70,10 @@ impl Directory {
         collaborators: Collaborators,
     ) -> Self {
         Self {
+            presence: super::presence_writer::PresenceWriter::start(
+                users.clone(),
+                collaborators.clock.clone(),
+            ),
             users,
             keys,
             user_token_ttl,

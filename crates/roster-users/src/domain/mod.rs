@@ -12,6 +12,7 @@ pub mod login;
 pub mod moderation;
 pub mod ports;
 mod presence;
+mod presence_writer;
 mod profiles;
 pub mod properties;
 pub mod query;
@@ -25,6 +26,7 @@ pub use directory::{Collaborators, Directory, MAX_BATCH_GET};
 pub use events::{UserEvent, UserEventKind};
 pub use login::{LoginOutcome, LoginPolicy, LoginRequest};
 pub use moderation::{ModerationChange, Tombstone};
+pub use presence_writer::PresenceWrite;
 pub use roles::{NetworkRole, RoleChange};
 pub use sessions::{UserSessionCheck, session_refusal};
 pub use user::{

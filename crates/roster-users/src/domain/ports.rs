@@ -10,7 +10,7 @@ use roster_kit::Result;
 use tokio::sync::Notify;
 
 use super::{
-    CallStatus, NewUser, Presence, RoleChange, User, UserEvent, UserKey,
+    NewUser, PresenceWrite, RoleChange, User, UserEvent, UserKey,
     avatars::AvatarFile,
     query::{Phase, Position, UserQuery},
     user::ModerationChange,
@@ -61,15 +61,16 @@ pub trait UserRecords: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<User>>;
 
-    /// Writes presence and call status, leaving version and `updated_at` (event
-    /// PRESENCE_CHANGED); `None` when the user does not exist.
-    async fn save_presence(
+    /// Writes the presence and call status changes of several users (one
+    /// each) in one transaction, leaving version and `updated_at`, with one
+    /// PRESENCE_CHANGED event per user carrying its write's origin; a field a
+    /// change leaves `None` keeps its stored value. Returns the users written
+    /// (users that do not exist are absent).
+    async fn save_presences(
         &self,
-        id: i64,
-        presence: &Presence,
-        call_status: CallStatus,
+        writes: &[PresenceWrite],
         now: DateTime<Utc>,
-    ) -> Result<Option<User>>;
+    ) -> Result<Vec<User>>;
 
     /// Invalidates every token issued so far (event TOKENS_REVOKED); `None` when
     /// the user does not exist.

@@ -1,10 +1,12 @@
-//! Presence and call status, as each user's own client reports them.
+//! Presence and call status, as each user's own client reports them; written
+//! in batches by [`super::presence_writer`].
 
 use roster_kit::{Actor, Error};
 
 use super::{
     Directory, PresenceChange, User, UserKey,
     directory::{refuse_deleted, user_not_found},
+    presence_writer::PresenceWrite,
 };
 
 impl Directory {
@@ -29,16 +31,13 @@ impl Directory {
         let user = self.get(actor, &key).await?;
         self.authorize_change(actor, &user).await?;
         refuse_deleted(&user)?;
-        let mut presence = user.presence.clone();
-        if let Some(status) = &change.status {
-            presence.status = status.as_str().to_owned();
-        }
-        if let Some(online) = change.online {
-            presence.online = online;
-        }
-        let call_status = change.call_status.unwrap_or(user.call_status);
-        self.users
-            .save_presence(user.id, &presence, call_status, self.clock.now())
+        let write = PresenceWrite {
+            user_id: user.id,
+            change: change.clone(),
+            origin: roster_kit::origin::current("users"),
+        };
+        self.presence
+            .write(write)
             .await?
             .ok_or_else(|| user_not_found(&key))
     }

@@ -6,7 +6,10 @@ mod watch;
 
 use std::{sync::Arc, time::Duration};
 
-use roster_kit::auth::{actor, optional_actor};
+use roster_kit::{
+    auth::{actor, optional_actor},
+    idempotency::{IdempotencyLedger, IdempotentCall},
+};
 use roster_proto::v1::{self as pb, user_service_server::UserService};
 use tonic::{Request, Response, Status};
 
@@ -20,14 +23,21 @@ pub struct UserApi {
     directory: Arc<Directory>,
     file_url_base: Arc<str>,
     poll_interval: Duration,
+    idempotency: IdempotencyLedger,
 }
 
 impl UserApi {
-    pub fn new(directory: Arc<Directory>, file_url_base: &str, poll_interval: Duration) -> Self {
+    pub fn new(
+        directory: Arc<Directory>,
+        file_url_base: &str,
+        poll_interval: Duration,
+        idempotency: IdempotencyLedger,
+    ) -> Self {
         Self {
             directory,
             file_url_base: file_url_base.into(),
             poll_interval,
+            idempotency,
         }
     }
 
@@ -48,9 +58,14 @@ impl UserService for UserApi {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let actor = actor(&request)?;
-        let new = request.into_inner().try_into()?;
-        let user = self.directory.create(&actor, new).await?;
-        Ok(Response::new(self.view(&user)))
+        let call = IdempotentCall::of("CreateUser", &actor, request.metadata(), request.get_ref())?;
+        let api = self.clone();
+        let work = async move {
+            let new = request.into_inner().try_into()?;
+            let user = api.directory.create(&actor, new).await?;
+            Ok(api.view(&user))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(name = %request.get_ref().name, guest = request.get_ref().guest))]
@@ -101,12 +116,17 @@ impl UserService for UserApi {
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let actor = actor(&request)?;
-        let (key, patch, expected_version) = convert::update_request(request.into_inner())?;
-        let user = self
-            .directory
-            .update(&actor, &key, &patch, expected_version)
-            .await?;
-        Ok(Response::new(self.view(&user)))
+        let call = IdempotentCall::of("UpdateUser", &actor, request.metadata(), request.get_ref())?;
+        let api = self.clone();
+        let work = async move {
+            let (key, patch, expected_version) = convert::update_request(request.into_inner())?;
+            let user = api
+                .directory
+                .update(&actor, &key, &patch, expected_version)
+                .await?;
+            Ok(api.view(&user))
+        };
+        self.idempotency.once(call, work).await.map(Response::new)
     }
 
     #[tracing::instrument(skip_all)]

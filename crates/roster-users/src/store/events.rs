@@ -135,7 +135,21 @@ impl UserStore {
     ) -> Result<(), Error> {
         db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
         let origin = origin::current("users");
-        user_event::ActiveModel {
+        self.event_row(kind, user, &origin, now)?
+            .insert(txn)
+            .await?;
+        Ok(())
+    }
+
+    /// The outbox row of `kind` about `user`, made by `origin`.
+    pub(super) fn event_row(
+        &self,
+        kind: UserEventKind,
+        user: &User,
+        origin: &origin::Origin,
+        now: DateTime<Utc>,
+    ) -> Result<user_event::ActiveModel, Error> {
+        Ok(user_event::ActiveModel {
             seq: NotSet,
             user_id: Set(user.id),
             kind: Set(kind.code()),
@@ -145,10 +159,7 @@ impl UserStore {
             request_id: Set(origin::column(&origin.request_id)),
             trace_id: Set(origin::column(&origin.trace_id)),
             reason: Set(origin::column(&origin.reason)),
-        }
-        .insert(txn)
-        .await?;
-        Ok(())
+        })
     }
 }
 

@@ -73,6 +73,14 @@ const ACCOUNTED_FOR: &[(&str, &str)] = &[
         "CURSOR_EXPIRED",
         "needs the outbox pruned past a cursor; mapped in roster-gateway's reason walk",
     ),
+    (
+        "IDEMPOTENCY_KEY_IN_FLIGHT",
+        "needs a keyed call held running; the gRPC suite's ledger test holds one",
+    ),
+    (
+        "IDEMPOTENT_ANSWER_LOST",
+        "needs a server dying between a commit and keeping its answer",
+    ),
 ];
 
 /// The reasons of common.proto's ErrorReason and of the service protos' lists.

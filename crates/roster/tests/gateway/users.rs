@@ -12,6 +12,7 @@ on_both_backends!(
     batch_get_answers_each_id_and_name,
     merge_patch_changes_what_it_names_guarded_by_if_match,
     the_current_user_is_the_user_of_the_token,
+    an_idempotency_key_makes_a_retried_create_safe,
 );
 
 async fn users_are_created_read_and_linked(backend: Backend) {
@@ -336,4 +337,47 @@ async fn the_current_user_is_the_user_of_the_token(backend: Backend) {
     app.get("/v1/users/me", Some("not-a-token"))
         .await
         .refused("TOKEN_INVALID");
+}
+
+async fn an_idempotency_key_makes_a_retried_create_safe(backend: Backend) {
+    let app = Gateway::spawn(backend).await;
+    let admin = app.admin_token();
+    let create = |name: &str, key: &str| {
+        app.request(Method::POST, "/v1/users", Some(&admin))
+            .header("Idempotency-Key", key)
+            .json(&json!({"name": name}))
+    };
+    let first = app.send(create("jane", "create-jane")).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    let retried = app.send(create("jane", "create-jane")).await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{retried:?}");
+    assert_eq!(retried.body, first.body, "the retry answers the first user");
+    app.send(create("jim", "create-jane"))
+        .await
+        .refused("IDEMPOTENCY_KEY_REUSED");
+    let jim = app
+        .json(
+            Method::POST,
+            "/v1/users",
+            Some(&admin),
+            json!({"name": "jim"}),
+        )
+        .await;
+    assert_eq!(
+        jim.status,
+        StatusCode::CREATED,
+        "the refused call created nothing: {jim:?}"
+    );
+    let unkeyed = app
+        .json(
+            Method::POST,
+            "/v1/users",
+            Some(&admin),
+            json!({"name": "jane"}),
+        )
+        .await;
+    unkeyed.refused("USER_ALREADY_EXISTS");
+    let malformed = app.send(create("joe", "two words")).await;
+    malformed.refused("INVALID_FIELD");
+    assert_eq!(malformed.fields(), ["idempotency-key"]);
 }

@@ -3,6 +3,7 @@
 
 mod authz;
 mod helpers;
+mod idempotency;
 mod moderation;
 mod notified;
 mod users;
