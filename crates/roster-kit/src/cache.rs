@@ -58,24 +58,49 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         self.lock().epoch
     }
 
-    /// Caches `value` unless something was invalidated since `epoch`.
+    /// Caches a loaded `value` unless something was invalidated since
+    /// `epoch`. An entry already there stays: it was loaded no earlier than
+    /// this one, or [`Cache::refresh`]ed with a value known to be newer.
     pub fn insert(&self, key: K, value: V, epoch: u64) {
         let mut inner = self.lock();
-        if inner.epoch != epoch {
+        if inner.epoch != epoch || inner.entries.contains_key(&key) {
             return;
         }
-        if inner.entries.len() >= self.capacity {
-            let evicted: Vec<K> = inner
-                .entries
-                .keys()
-                .take((self.capacity / 10).max(1))
-                .cloned()
-                .collect();
-            for key in &evicted {
-                inner.entries.remove(key);
-            }
+        self.make_room(&mut inner);
+        inner.entries.insert(key, value);
+    }
+
+    /// Replaces the entry of `key` with `value`, a value the caller knows to
+    /// be current (it just committed it, or read it after being told of the
+    /// commit), when nothing was invalidated since `epoch`, noted before that
+    /// commit. Otherwise forgets `key`: the invalidation may be about a change
+    /// newer than `value`. Unlike invalidating, refreshing leaves the epoch,
+    /// so loads running meanwhile still cache what they read.
+    pub fn refresh(&self, key: K, value: V, epoch: u64) {
+        let mut inner = self.lock();
+        if inner.epoch != epoch {
+            inner.entries.remove(&key);
+            return;
+        }
+        if !inner.entries.contains_key(&key) {
+            self.make_room(&mut inner);
         }
         inner.entries.insert(key, value);
+    }
+
+    fn make_room(&self, inner: &mut Inner<K, V>) {
+        if inner.entries.len() < self.capacity {
+            return;
+        }
+        let evicted: Vec<K> = inner
+            .entries
+            .keys()
+            .take((self.capacity / 10).max(1))
+            .cloned()
+            .collect();
+        for key in &evicted {
+            inner.entries.remove(key);
+        }
     }
 
     pub fn invalidate(&self, key: &K) {
@@ -106,6 +131,23 @@ mod tests {
         cache.insert(1, "fresh", epoch);
         assert_eq!(cache.get(&1), Some("fresh"));
         cache.clear();
+        assert_eq!(cache.get(&1), None);
+    }
+
+    #[test]
+    fn a_refresh_replaces_unless_an_invalidation_came_between() {
+        let cache = Cache::new("test", 10);
+        let before_load = cache.epoch();
+        let before_commit = cache.epoch();
+        cache.refresh(1, "committed", before_commit);
+        // A load that read the row before the commit does not undo it.
+        cache.insert(1, "read before the commit", before_load);
+        assert_eq!(cache.get(&1), Some("committed"));
+        // A change invalidated after the commit noted its epoch: the refresh
+        // may be older than that change, so the entry goes.
+        let before_commit = cache.epoch();
+        cache.invalidate(&2);
+        cache.refresh(1, "older than the invalidated change", before_commit);
         assert_eq!(cache.get(&1), None);
     }
 

@@ -62,6 +62,12 @@ pub fn outbox_position(stream: &'static str, sequence: i64) {
     metrics::gauge!("roster_outbox_position", "stream" => stream).set(sequence as f64);
 }
 
+/// Live events (never kept, so never replayed) a slow watch stream of
+/// `stream` fell too far behind to receive.
+pub fn live_events_missed(stream: &'static str, batches: u64) {
+    metrics::counter!("roster_live_batches_missed_total", "stream" => stream).increment(batches);
+}
+
 /// The newest event of `stream` that `consumer` applied.
 pub fn stream_position(stream: &'static str, consumer: &'static str, sequence: i64) {
     metrics::gauge!(

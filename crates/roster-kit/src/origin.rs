@@ -75,6 +75,7 @@ impl Origin {
             request_id: self.request_id.clone(),
             trace_id: self.trace_id.clone(),
             reason: self.reason.clone(),
+            live: false,
         }
     }
 

@@ -18,12 +18,15 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::{DatabaseConnection, DbBackend, sqlx};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 use crate::tasks::BackgroundTask;
 
 /// How long the listener waits before connecting again after a failure.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Notifications heard but not yet read, at most.
+const HEARD_BUFFER: usize = 1024;
 
 /// The notification channel of the outbox locked with `key`
 /// ([`crate::db::lock_outbox`]): the key names the outbox already.
@@ -33,11 +36,40 @@ pub fn outbox_channel(key: i64) -> String {
 
 /// Wakes `wake` (`notify_waiters`) whenever any process commits to the outbox
 /// locked with `key`, until the returned task is dropped. Does nothing on
-/// SQLite. The listening connection is its own (a pool of one made from
-/// `db`'s connect options), not one of `db`'s pooled connections.
+/// SQLite.
 pub fn on_remote_commits(db: &DatabaseConnection, key: i64, wake: Arc<Notify>) -> BackgroundTask {
+    let (listener, mut heard) = listen(db, outbox_channel(key));
+    BackgroundTask::spawn(async move {
+        let _listener = listener;
+        // Every notification and every (re)connection wakes: after a
+        // reconnection the waiters catch up on what was not heard.
+        while heard.recv().await.is_some() {
+            wake.notify_waiters();
+        }
+    })
+}
+
+/// What a listener heard on its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// The listener (re)connected and listens: whatever was sent before this
+    /// was not heard.
+    Listening,
+    /// One notification's payload.
+    Payload(String),
+}
+
+/// Notifications sent on `channel` (`pg_notify`, delivered when the sending
+/// transaction commits), in the order they were sent, until the returned task
+/// is dropped; nothing on SQLite. The listening connection is its own (a
+/// pool of one made from `db`'s connect options), not one of `db`'s pooled
+/// connections; it reconnects by itself, announcing each reconnection with
+/// [`Heard::Listening`]. A slow reader holds the listener back rather than
+/// losing notifications (PostgreSQL queues them meanwhile).
+pub fn listen(db: &DatabaseConnection, channel: String) -> (BackgroundTask, mpsc::Receiver<Heard>) {
+    let (sender, receiver) = mpsc::channel(HEARD_BUFFER);
     if db.get_database_backend() != DbBackend::Postgres {
-        return BackgroundTask::spawn(async {});
+        return (BackgroundTask::spawn(async {}), receiver);
     }
     let options = db.get_postgres_connection_pool().connect_options();
     let pool = sqlx::postgres::PgPoolOptions::new()
@@ -46,34 +78,44 @@ pub fn on_remote_commits(db: &DatabaseConnection, key: i64, wake: Arc<Notify>) -
         .idle_timeout(None)
         .max_lifetime(None)
         .connect_lazy_with((*options).clone());
-    let channel = outbox_channel(key);
-    BackgroundTask::spawn(async move {
+    let task = BackgroundTask::spawn(async move {
         loop {
-            let Err(err) = listen(&pool, &channel, &wake).await;
-            tracing::warn!(channel, error = %err, "listening for outbox commits failed; retrying");
-            wake.notify_waiters();
+            match listen_once(&pool, &channel, &sender).await {
+                Ok(()) => return, // nobody reads any more
+                Err(err) => {
+                    tracing::warn!(channel, error = %err, "listening for notifications failed; retrying");
+                }
+            }
             tokio::time::sleep(RECONNECT_DELAY).await;
         }
-    })
+    });
+    (task, receiver)
 }
 
-/// Listens on `channel`, waking `wake` on every notification, until an error
-/// the listener does not recover from by itself.
-async fn listen(
+/// Listens on `channel`, passing on what it hears, until the receiver is gone
+/// (`Ok`) or an error the listener does not recover from by itself.
+async fn listen_once(
     pool: &sqlx::PgPool,
     channel: &str,
-    wake: &Notify,
-) -> Result<std::convert::Infallible, sqlx::Error> {
+    heard: &mpsc::Sender<Heard>,
+) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
     listener.listen(channel).await?;
-    // Anything committed before listening was not heard.
-    wake.notify_waiters();
+    if heard.send(Heard::Listening).await.is_err() {
+        return Ok(());
+    }
     loop {
-        if listener.try_recv().await?.is_none() {
-            // The connection dropped and the listener connected and listened
-            // again: catch up on what was committed in between.
-            tracing::info!(channel, "outbox listener reconnected");
+        let next = match listener.try_recv().await? {
+            Some(notification) => Heard::Payload(notification.payload().to_owned()),
+            None => {
+                // The connection dropped and the listener connected and
+                // listened again: what was sent in between was not heard.
+                tracing::info!(channel, "listener reconnected");
+                Heard::Listening
+            }
+        };
+        if heard.send(next).await.is_err() {
+            return Ok(());
         }
-        wake.notify_waiters();
     }
 }

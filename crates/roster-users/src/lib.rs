@@ -134,6 +134,7 @@ impl RosterService for UserService {
         let poll_interval = ctx.poll_interval();
         let cache_follower = store.follow_remote_changes(poll_interval).await?;
         ctx.keep(store.wake_on_remote_commits());
+        ctx.keep(store.follow_remote_presence());
         ctx.keep(roster_kit::events::prune_outbox(
             Self::NAME,
             Arc::new(store.clone()),

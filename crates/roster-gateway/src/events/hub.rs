@@ -26,7 +26,10 @@ const LAST_RETRY: Duration = Duration::from_secs(10);
 /// A user event and its position in the log.
 #[derive(Debug)]
 pub struct Stamped {
+    /// A kept event's own cursor; a live one's is the last kept event's before it.
     pub cursor: i64,
+    /// Not kept (`EventMeta.live`): never replayed, never resumed from.
+    pub live: bool,
     pub event: pb::UserEvent,
 }
 
@@ -62,7 +65,17 @@ impl Shared {
             tracing::warn!("a user event without a numeric cursor; skipped");
             return;
         };
-        let stamped = Arc::new(Stamped { cursor, event });
+        let live = event.meta.as_ref().is_some_and(|meta| meta.live);
+        let stamped = Arc::new(Stamped {
+            cursor,
+            live,
+            event,
+        });
+        if live {
+            // Only for the streams open now: nothing to keep or to order by.
+            let _ = self.sender.send(stamped);
+            return;
+        }
         // Published under the lock, so a subscriber sees either the event in
         // `recent` or on its receiver, never neither nor both.
         let mut state = self.lock();

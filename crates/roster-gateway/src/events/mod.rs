@@ -1,8 +1,10 @@
 //! Server-sent events: the user event hub, and the SSE streams built from it
 //! or from a service's own watch stream.
 //!
-//! Every SSE event carries the service's cursor as its `id`, so a client that
-//! reconnects sends it back as `Last-Event-ID` and resumes right after it. A
+//! Every SSE event of a kept change carries the service's cursor as its `id`,
+//! so a client that reconnects sends it back as `Last-Event-ID` and resumes
+//! right after it. Live events (presence) carry no `id`: they are never
+//! replayed, and the client's last id stays that of the last kept change. A
 //! failure after the stream started arrives as an `error` event carrying the
 //! usual error body, and ends the stream.
 
@@ -102,7 +104,7 @@ where
                 let event = match backlog.pop_front() {
                     Some(event) => event,
                     None => match receiver.recv().await {
-                        Ok(event) if event.cursor <= seen => continue,
+                        Ok(event) if !event.live && event.cursor <= seen => continue,
                         Ok(event) => event,
                         Err(RecvError::Lagged(_)) => {
                             let error = ApiError::new(
@@ -114,7 +116,9 @@ where
                         Err(RecvError::Closed) => return None,
                     },
                 };
-                seen = seen.max(event.cursor);
+                if !event.live {
+                    seen = seen.max(event.cursor);
+                }
                 match pass(&event) {
                     Pass::Skip => {}
                     Pass::Send => {

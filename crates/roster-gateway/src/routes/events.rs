@@ -66,8 +66,15 @@ pub fn sse(app: &App, stream: SseStream) -> Events {
 fn user_event(hrefs: &Hrefs, event: &pb::UserEvent) -> Event {
     let view = UserEvent::from_proto(event.clone(), hrefs);
     let name = view.kind.name();
-    let id = view.cursor.clone();
-    events::event(name, Some(&id), &view)
+    let id = sse_id(event, &view.cursor);
+    events::event(name, id, &view)
+}
+
+/// The SSE `id` of `event`: its cursor, unless it is live (never replayed,
+/// so nothing to resume from).
+fn sse_id<'a>(event: &pb::UserEvent, cursor: &'a str) -> Option<&'a str> {
+    let live = event.meta.as_ref().is_some_and(|meta| meta.live);
+    (!live).then_some(cursor)
 }
 
 /// Follows the hub from `after` (a resumed stream) or from now; falls back to
@@ -256,8 +263,7 @@ fn presence_event(event: &pb::UserEvent) -> Event {
         occurred_at: crate::views::time(meta.occurred_at),
         presence: UserPresence::from(&user),
     };
-    let id = view.cursor.clone();
-    events::event("presence", Some(&id), &view)
+    events::event("presence", sse_id(event, &view.cursor), &view)
 }
 
 /// Every user change, as the user service's `WatchUserEvents` streams it (admins).

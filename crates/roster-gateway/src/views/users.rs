@@ -443,11 +443,15 @@ impl UserEventKind {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserEvent {
-    /// The event's position; what `Last-Event-ID` resumes after.
+    /// The event's position; what `Last-Event-ID` resumes after. A live
+    /// event's is the last kept event's before it.
     pub cursor: String,
     pub kind: UserEventKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<DateTime<Utc>>,
+    /// True for a change that is not kept (presence): never replayed on resume.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
     /// The user right after the change.
     pub user: User,
 }
@@ -459,6 +463,7 @@ impl UserEvent {
             cursor: meta.cursor,
             kind: UserEventKind::from_proto(event.kind),
             occurred_at: time(meta.occurred_at),
+            live: meta.live,
             user: User::from_proto(event.user.unwrap_or_default(), hrefs),
         }
     }

@@ -84,6 +84,11 @@ impl Directory {
         }
     }
 
+    /// Presence changes as they commit (they are not in the outbox).
+    pub fn presence_feed(&self) -> Arc<super::PresenceFeed> {
+        self.users.presence_feed()
+    }
+
     /// Up to `limit` events after sequence `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
         self.users.events_after(after, limit).await

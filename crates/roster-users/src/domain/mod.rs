@@ -12,6 +12,7 @@ pub mod login;
 pub mod moderation;
 pub mod ports;
 mod presence;
+pub mod presence_feed;
 mod presence_writer;
 mod profiles;
 pub mod properties;
@@ -26,9 +27,12 @@ pub use directory::{Collaborators, Directory, MAX_BATCH_GET};
 pub use events::{UserEvent, UserEventKind};
 pub use login::{LoginOutcome, LoginPolicy, LoginRequest};
 pub use moderation::{ModerationChange, Tombstone};
+pub use presence_feed::{LivePresence, PresenceBatch, PresenceFeed};
 pub use presence_writer::PresenceWrite;
 pub use roles::{NetworkRole, RoleChange};
 pub use sessions::{UserSessionCheck, session_refusal};
+#[cfg(test)]
+pub(crate) use user::test_user;
 pub use user::{
     Avatar, CallStatus, DEFAULT_PRESENCE_STATUS, DELETED_DISPLAY_NAME, ExternalPicture, NewUser,
     Presence, PresenceChange, ProfilePatch, Properties, User, UserKey, UserType,

@@ -62,10 +62,11 @@ pub trait UserRecords: Send + Sync + 'static {
     ) -> Result<Option<User>>;
 
     /// Writes the presence and call status changes of several users (one
-    /// each) in one transaction, leaving version and `updated_at`, with one
-    /// PRESENCE_CHANGED event per user carrying its write's origin; a field a
-    /// change leaves `None` keeps its stored value. Returns the users written
-    /// (users that do not exist are absent).
+    /// each) in one transaction, leaving version and `updated_at`; a field a
+    /// change leaves `None` keeps its stored value. No outbox event: once
+    /// committed, the changes are published on the [`super::PresenceFeed`]
+    /// of every replica (see [`UserEventLog::presence_feed`]). Returns the
+    /// users written (users that do not exist are absent).
     async fn save_presences(
         &self,
         writes: &[PresenceWrite],
@@ -110,6 +111,9 @@ pub trait UserEventLog: Send + Sync + 'static {
 
     /// The sequence of the newest event (0: none).
     async fn newest_event_sequence(&self) -> Result<i64>;
+
+    /// Presence changes as they commit, on this replica or another.
+    fn presence_feed(&self) -> Arc<super::PresenceFeed>;
 }
 
 /// Users' network roles, projected from the role service's event stream.

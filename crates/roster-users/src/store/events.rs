@@ -173,6 +173,10 @@ impl UserEventLog for UserStore {
         self.last_event_sequence().await
     }
 
+    fn presence_feed(&self) -> Arc<crate::domain::PresenceFeed> {
+        self.presence.clone()
+    }
+
     /// Streams call it before delivering, so a consumer that reacts to an event
     /// by reading the user from this replica reads the change. OUT_OF_RANGE /
     /// CURSOR_EXPIRED when the events right after `after` were pruned.

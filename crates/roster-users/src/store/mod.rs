@@ -8,6 +8,7 @@ mod entity;
 mod events;
 mod mapping;
 mod moderation;
+mod presence;
 mod roles;
 mod search;
 mod users;
@@ -18,7 +19,7 @@ use roster_kit::{Error, cache::Cache};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::Notify;
 
-use crate::domain::{User, collation::Collation};
+use crate::domain::{PresenceFeed, User, collation::Collation};
 
 pub use collation::RekeyReport;
 
@@ -41,6 +42,10 @@ pub struct UserStore {
     cache_position: Arc<tokio::sync::watch::Sender<i64>>,
     /// Makes the sort keys of display names and the ranges of keywords.
     collation: Arc<Collation>,
+    /// Presence changes as they commit, here or on other replicas.
+    presence: Arc<PresenceFeed>,
+    /// This replica's name in its presence notifications (it ignores its own).
+    replica: Arc<str>,
 }
 
 impl UserStore {
@@ -52,6 +57,8 @@ impl UserStore {
             cache: Arc::new(Cache::new("users", CACHED_USERS)),
             names: Arc::new(Cache::new("user_names", CACHED_USERS)),
             cache_position: Arc::new(tokio::sync::watch::Sender::new(0)),
+            presence: Arc::new(PresenceFeed::default()),
+            replica: hex::encode(rand::random::<[u8; 8]>()).into(),
         }
     }
 

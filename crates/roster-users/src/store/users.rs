@@ -1,15 +1,12 @@
 //! User records: reads (through the per-replica cache) and writes, each write
 //! with its outbox event in the same transaction.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_kit::{Error, db, error::ErrorKind, origin};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, DbBackend, EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set,
-    Statement, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseTransaction,
+    EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
 };
 
 use super::{
@@ -288,44 +285,7 @@ impl UserRecords for UserStore {
         writes: &[PresenceWrite],
         now: DateTime<Utc>,
     ) -> Result<Vec<User>, Error> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let txn = db::begin_write(&self.db).await?;
-        let rows = user::Entity::find()
-            .from_raw_sql(presence_update(txn.get_database_backend(), writes))
-            .all(&txn)
-            .await?;
-        let users = rows
-            .into_iter()
-            .map(mapping::user_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        if users.is_empty() {
-            return Ok(users);
-        }
-        let origins: HashMap<i64, &origin::Origin> =
-            writes.iter().map(|w| (w.user_id, &w.origin)).collect();
-        db::lock_outbox(&txn, OUTBOX_LOCK_KEY).await?;
-        let events = users.iter().map(|user| {
-            let origin = origins.get(&user.id).copied().cloned().unwrap_or_default();
-            (user, origin)
-        });
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_raw(presence_events_postgres(events, now)?)
-                .await?;
-        } else {
-            let rows = events
-                .map(|(user, origin)| {
-                    self.event_row(UserEventKind::PresenceChanged, user, &origin, now)
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
-            user_event::Entity::insert_many(rows).exec(&txn).await?;
-        }
-        self.commit(txn).await?;
-        for user in &users {
-            self.cache.invalidate(&user.id);
-        }
-        Ok(users)
+        self.write_presences(writes, now).await
     }
 
     async fn bump_token_generation(
@@ -470,95 +430,4 @@ impl UserStore {
             guest_secret_hash: Set(guest_secret_hash),
         })
     }
-}
-
-/// One statement for a batch of presence writes, each field `COALESCE`d with
-/// its stored value, returning the updated rows. On PostgreSQL the batch is
-/// one JSON parameter of a constant statement (prepared once: a statement
-/// whose text grows with the batch would be parsed and described anew for
-/// every batch size, which cost more than the writes); SQLite, in process,
-/// takes `UPDATE … FROM (VALUES …)`. sea-query builds neither.
-fn presence_update(backend: DbBackend, writes: &[PresenceWrite]) -> Statement {
-    let fields = |write: &PresenceWrite| {
-        let change = &write.change;
-        (
-            change.status.as_ref().map(|s| s.as_str().to_owned()),
-            change.online,
-            change.call_status.map(|c| c.as_str().to_owned()),
-        )
-    };
-    if backend == DbBackend::Postgres {
-        let rows: Vec<serde_json::Value> = writes
-            .iter()
-            .map(|write| {
-                let (status, online, call_status) = fields(write);
-                serde_json::json!({
-                    "id": write.user_id,
-                    "status": status,
-                    "online": online,
-                    "call_status": call_status,
-                })
-            })
-            .collect();
-        return Statement::from_sql_and_values(
-            backend,
-            "UPDATE users SET \
-             presence_status = COALESCE(v.status, users.presence_status), \
-             online = COALESCE(v.online, users.online), \
-             call_status = COALESCE(v.call_status, users.call_status) \
-             FROM jsonb_to_recordset($1::text::jsonb) \
-               AS v(id bigint, status text, online boolean, call_status text) \
-             WHERE users.id = v.id RETURNING users.*",
-            [serde_json::Value::Array(rows).to_string().into()],
-        );
-    }
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(writes.len() * 4);
-    for write in writes {
-        let (status, online, call_status) = fields(write);
-        values.push(write.user_id.into());
-        values.push(status.into());
-        values.push(online.into());
-        values.push(call_status.into());
-    }
-    let rows = vec!["(?, ?, ?, ?)"; writes.len()].join(", ");
-    let sql = format!(
-        "UPDATE users SET \
-         presence_status = COALESCE(v.column2, users.presence_status), \
-         online = COALESCE(v.column3, users.online), \
-         call_status = COALESCE(v.column4, users.call_status) \
-         FROM (VALUES {rows}) AS v WHERE users.id = v.column1 RETURNING *"
-    );
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-/// The PRESENCE_CHANGED events of a batch on PostgreSQL: one constant
-/// statement with the rows as one JSON parameter (see [`presence_update`]).
-fn presence_events_postgres<'a>(
-    events: impl Iterator<Item = (&'a User, origin::Origin)>,
-    now: DateTime<Utc>,
-) -> Result<Statement, Error> {
-    let rows = events
-        .map(|(user, origin)| {
-            Ok(serde_json::json!({
-                "user_id": user.id,
-                "kind": UserEventKind::PresenceChanged.code(),
-                "payload": serde_json::to_string(user).map_err(Error::internal)?,
-                "occurred_at": now.to_rfc3339(),
-                "actor": origin::column(&origin.actor),
-                "request_id": origin::column(&origin.request_id),
-                "trace_id": origin::column(&origin.trace_id),
-                "reason": origin::column(&origin.reason),
-            }))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    Ok(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO user_events \
-           (user_id, kind, payload, occurred_at, actor, request_id, trace_id, reason) \
-         SELECT user_id, kind, payload, occurred_at, actor, request_id, trace_id, reason \
-         FROM jsonb_to_recordset($1::text::jsonb) AS e(user_id bigint, kind smallint, \
-           payload text, occurred_at timestamptz, actor text, request_id text, \
-           trace_id text, reason text)",
-        [serde_json::Value::Array(rows).to_string().into()],
-    ))
 }

@@ -36,6 +36,8 @@ pub const MESSAGE_HEADER: &str = "Roster-Message";
 /// Only when the event has one (`EventMeta.request_id`, `.trace_id`).
 pub const REQUEST_ID_HEADER: &str = "Roster-Request-Id";
 pub const TRACE_ID_HEADER: &str = "Roster-Trace-Id";
+/// Only on live events (`roster-live.…` subjects): `true`.
+pub const LIVE_HEADER: &str = "Roster-Live";
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -50,6 +52,12 @@ pub struct Target {
 /// The subject of `kind` events of `source`: `roster.users.banned`.
 pub fn subject(source: Source, kind: &str) -> String {
     format!("roster.{}.{kind}", source.name())
+}
+
+/// The subject of live `kind` events of `source`, outside the stream's
+/// `roster.>`: `roster-live.users.presence_changed`.
+pub fn live_subject(source: Source, kind: &str) -> String {
+    format!("roster-live.{}.{kind}", source.name())
 }
 
 impl Target {
@@ -135,6 +143,34 @@ impl Target {
     /// Publishes `event` and waits for the stream to store it (or to say it
     /// already had it: a retried publish).
     pub async fn publish(&self, source: Source, event: &RelayEvent) -> Result<(), BoxError> {
+        let (headers, payload) = self.message(source, event)?;
+        // After `headers`, which replaces every header set before it.
+        let publish = PublishMessage::build()
+            .headers(headers)
+            .message_id(format!("{}:{}", source.name(), event.cursor))
+            .payload(payload);
+        self.context
+            .send_publish(subject(source, &event.kind), publish)
+            .await?
+            .await?;
+        Ok(())
+    }
+
+    /// Publishes a live event (`EventMeta.live`: presence) on its subject
+    /// outside the stream ([`live_subject`]), as plain NATS: delivered to the
+    /// subscribers of the moment, never stored, never waited for.
+    pub async fn publish_live(&self, source: Source, event: &RelayEvent) -> Result<(), BoxError> {
+        let (mut headers, payload) = self.message(source, event)?;
+        headers.insert(LIVE_HEADER, "true");
+        self.context
+            .client()
+            .publish_with_headers(live_subject(source, &event.kind), headers, payload)
+            .await?;
+        Ok(())
+    }
+
+    /// The headers and payload every message of `event` carries.
+    fn message(&self, source: Source, event: &RelayEvent) -> Result<(HeaderMap, Bytes), BoxError> {
         let mut headers = HeaderMap::new();
         headers.insert(SERVICE_HEADER, source.name());
         headers.insert(CURSOR_HEADER, event.cursor.to_string().as_str());
@@ -151,16 +187,7 @@ impl Target {
             _ => ("application/protobuf", event.payload.clone()),
         };
         headers.insert("Content-Type", content_type);
-        // After `headers`, which replaces every header set before it.
-        let publish = PublishMessage::build()
-            .headers(headers)
-            .message_id(format!("{}:{}", source.name(), event.cursor))
-            .payload(payload);
-        self.context
-            .send_publish(subject(source, &event.kind), publish)
-            .await?
-            .await?;
-        Ok(())
+        Ok((headers, payload))
     }
 }
 

@@ -148,6 +148,12 @@ async fn run(
     );
     while let Some(event) = events.next().await {
         let event = event?;
+        if event.live {
+            target.publish_live(source, &event).await?;
+            metrics::counter!("roster_relay_live_published_total", "stream" => source.name())
+                .increment(1);
+            continue;
+        }
         if event.cursor <= position {
             // Never published twice, whatever a stream replays.
             continue;

@@ -37,6 +37,8 @@ pub struct RelayEvent {
     pub trace_id: String,
     /// The event message, protobuf-encoded.
     pub payload: Bytes,
+    /// Not kept by the service (`EventMeta.live`): published live, not to the stream.
+    pub live: bool,
 }
 
 pub type Events = BoxStream<'static, Result<RelayEvent, Status>>;
@@ -138,6 +140,7 @@ fn relay_event(
         request_id: meta.request_id.clone(),
         trace_id: meta.trace_id.clone(),
         payload: message.encode_to_vec().into(),
+        live: meta.live,
     })
 }
 

@@ -67,16 +67,18 @@ async fn the_current_user_is_observed_and_resumed(backend: Backend) {
     }
     drop(events);
 
-    // Changes made while disconnected arrive on resume, and nothing before.
+    // Changes made while disconnected arrive on resume, and nothing before;
+    // presence is live, so what it was meanwhile is not replayed.
     rename(&app, &token, "Jane Two").await;
-    app.json(
-        Method::PATCH,
-        "/v1/users/me/presence",
-        Some(&token),
-        json!({"online": true}),
-    )
-    .await
-    .ok();
+    let set_online = |online: bool| {
+        app.json(
+            Method::PATCH,
+            "/v1/users/me/presence",
+            Some(&token),
+            json!({ "online": online }),
+        )
+    };
+    set_online(true).await.ok();
     let mut resumed = open(
         &app,
         "/v1/users/me/events",
@@ -89,9 +91,15 @@ async fn the_current_user_is_observed_and_resumed(backend: Backend) {
         (next.event.as_str(), &next.data["user"]["displayName"]),
         ("updated", &json!("Jane Two"))
     );
+    // A presence change while connected arrives live: no id to resume from,
+    // the cursor of the last kept change.
+    set_online(false).await.ok();
     let after = resumed.next().await;
     assert_eq!(after.event, "presence");
-    assert_eq!(after.data["user"]["presence"]["online"], true);
+    assert_eq!(after.data["user"]["presence"]["online"], false);
+    assert_eq!(after.data["live"], true);
+    assert_eq!(after.id, None);
+    assert_eq!(after.data["cursor"], next.data["cursor"]);
 
     // The user service replays what the gateway no longer holds: from the very start.
     let mut replay = open(&app, "/v1/users/me/events", Some(&token), Some("0")).await;

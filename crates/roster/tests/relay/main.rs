@@ -452,3 +452,61 @@ async fn roster_serve_runs_the_relay_when_enabled() {
     let marker = clients.round("a", 3).await;
     assert_all_relayed(&js, &mut clients, "a", marker, "application/protobuf").await;
 }
+
+/// Presence is live: it goes out on `roster-live.users.presence_changed` to
+/// whoever subscribes at that moment, and never into the stream.
+#[tokio::test]
+async fn presence_changes_go_out_live_and_not_into_the_stream() {
+    let scratch = Scratch::new("protobuf");
+    let (_nats, _serve, _relay, js) = start(&scratch).await;
+    let mut clients = Clients::connect(&scratch).await;
+    // Once this round is relayed, the relay's watch of the users is open.
+    let marker = clients.round("a", 1).await;
+    assert_all_relayed(&js, &mut clients, "a", marker, "application/protobuf").await;
+
+    let client = ok(async_nats::connect(format!("nats://127.0.0.1:{}", scratch.nats_port)).await);
+    let mut live = ok(client.subscribe("roster-live.users.>").await);
+    ok(client.flush().await);
+    let user = clients.create("present").await;
+    ok(clients
+        .users
+        .set_presence(pb::SetPresenceRequest {
+            user: Some(pb::UserRef {
+                r#ref: Some(pb::user_ref::Ref::Id(user)),
+            }),
+            online: Some(true),
+            ..Default::default()
+        })
+        .await);
+    let message = ok(tokio::time::timeout(DEADLINE, live.next()).await)
+        .unwrap_or_else(|| panic!("the live subscription ended"));
+    assert_eq!(
+        message.subject.as_str(),
+        "roster-live.users.presence_changed"
+    );
+    let headers = message.headers.clone().unwrap_or_default();
+    let header = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
+    assert_eq!(header("Roster-Live").as_deref(), Some("true"));
+    assert_eq!(header("Roster-Kind").as_deref(), Some("presence_changed"));
+    let event = ok(pb::UserEvent::decode(message.payload.clone()));
+    assert!(event.meta.as_ref().is_some_and(|m| m.live));
+    assert_eq!(event.user.as_ref().map(|u| u.id), Some(user));
+    assert_eq!(
+        event.user.and_then(|u| u.presence).map(|p| p.online),
+        Some(true)
+    );
+    // The creation before it is kept; the presence change is not.
+    let stream = ok(js.get_stream(STREAM).await);
+    let created = ok(stream
+        .get_last_raw_message_by_subject("roster.users.created")
+        .await);
+    let created = ok(pb::UserEvent::decode(created.payload.clone()));
+    assert_eq!(created.user.map(|u| u.id), Some(user));
+    assert!(
+        stream
+            .get_last_raw_message_by_subject("roster.users.presence_changed")
+            .await
+            .is_err(),
+        "a presence change was stored"
+    );
+}

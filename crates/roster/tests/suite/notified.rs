@@ -257,3 +257,71 @@ async fn a_ban_placed_on_one_replica_is_enforced_by_the_other() {
     .await;
     assert_refused(&status, Code::PermissionDenied, "USER_BANNED");
 }
+
+/// Presence is not kept in the outbox: a change on one replica reaches the
+/// other's watchers live, through its notification, and the other replica's
+/// cached user shows it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_change_on_one_replica_reaches_the_others_watchers_and_reads() {
+    use futures::StreamExt;
+    let (first, second) = two_replicas().await;
+    let mut admin = first.admin().await;
+    let jane = create(&mut admin, "jane", "Jane").await;
+    let mut second_admin = second.admin().await;
+    let by_id = pb::GetUserRequest {
+        user: Some(pb::get_user_request::User::Id(jane.id)),
+    };
+    // The second replica caches jane as she is now.
+    let before = second_admin
+        .get_user(by_id.clone())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    assert_eq!(before.presence.map(|p| p.online), Some(false));
+    let mut watching = second_admin
+        .watch_user_events(pb::WatchUserEventsRequest {
+            from_now: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+
+    first
+        .as_user(&jane)
+        .await
+        .set_presence(pb::SetPresenceRequest {
+            status: Some("AWAY".into()),
+            online: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let event = tokio::time::timeout(DEADLINE, watching.next())
+        .await
+        .unwrap_or_else(|_| panic!("the other replica's watcher never saw the change"))
+        .unwrap_or_else(|| panic!("the stream ended"))
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    assert_eq!(event.kind(), pb::UserEventKind::PresenceChanged);
+    let meta = event.meta.clone().unwrap_or_default();
+    assert!(meta.live);
+    assert_eq!(
+        meta.actor,
+        format!("user:{}", jane.id),
+        "the origin crosses too"
+    );
+    assert_eq!(
+        event.user.and_then(|u| u.presence),
+        Some(pb::Presence {
+            status: "AWAY".into(),
+            online: true
+        })
+    );
+    // The watcher saw it after the replica refreshed its cache.
+    let after = second_admin
+        .get_user(by_id)
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    assert_eq!(after.presence.map(|p| p.online), Some(true));
+}

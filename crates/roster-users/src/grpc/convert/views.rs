@@ -6,8 +6,8 @@ use roster_proto::v1 as pb;
 
 use super::{call_status_to_proto, struct_from_json, timestamp, user_type_to_proto};
 use crate::domain::{
-    Avatar, DELETED_DISPLAY_NAME, LoginOutcome, User, UserEvent, UserEventKind, UserKey,
-    avatars::ResolvedAvatar,
+    Avatar, DELETED_DISPLAY_NAME, LivePresence, LoginOutcome, User, UserEvent, UserEventKind,
+    UserKey, avatars::ResolvedAvatar,
 };
 
 /// A user as clients see it; display picture URLs of uploaded avatars point
@@ -148,6 +148,28 @@ pub fn event_view(event: &UserEvent, file_url_base: &str) -> pb::UserEvent {
         user: Some(
             UserView {
                 user: &event.user,
+                file_url_base,
+            }
+            .into(),
+        ),
+    }
+}
+
+/// A live presence change as the event streams deliver it, after the stream's
+/// last kept event `cursor` (see `EventMeta.live`).
+pub fn live_presence_view(
+    change: &LivePresence,
+    cursor: i64,
+    file_url_base: &str,
+) -> pb::UserEvent {
+    let mut meta = change.origin.meta(cursor, timestamp(change.at));
+    meta.live = true;
+    pb::UserEvent {
+        meta: Some(meta),
+        kind: pb::UserEventKind::PresenceChanged.into(),
+        user: Some(
+            UserView {
+                user: &change.user,
                 file_url_base,
             }
             .into(),

@@ -53,14 +53,9 @@ async fn events_replay_in_order_and_resume_after_a_cursor(backend: Backend) {
         .update_user(rename(jane.id, "Jane Doe"))
         .await
         .unwrap_or_else(|s| panic!("{s:?}"));
+    // Presence is live, not kept: it is not among what replays.
     admin
-        .set_presence(pb::SetPresenceRequest {
-            user: Some(pb::UserRef {
-                r#ref: Some(pb::user_ref::Ref::Id(jane.id)),
-            }),
-            online: Some(true),
-            ..Default::default()
-        })
+        .set_presence(presence_of(jane.id, true))
         .await
         .unwrap_or_else(|s| panic!("{s:?}"));
 
@@ -70,7 +65,7 @@ async fn events_replay_in_order_and_resume_after_a_cursor(backend: Backend) {
         .unwrap_or_else(|s| panic!("{s:?}"))
         .into_inner();
     let mut replayed = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..3 {
         replayed.push(next_event(&mut stream).await);
     }
     let kinds: Vec<_> = replayed.iter().map(summary).collect();
@@ -80,9 +75,34 @@ async fn events_replay_in_order_and_resume_after_a_cursor(backend: Backend) {
             (pb::UserEventKind::Created, "Jane".to_owned()),
             (pb::UserEventKind::Created, "John".to_owned()),
             (pb::UserEventKind::Updated, "Jane Doe".to_owned()),
-            (pb::UserEventKind::PresenceChanged, "Jane Doe".to_owned()),
         ]
     );
+
+    // A presence change while the stream is open arrives live, carrying the
+    // cursor of the last kept event before it.
+    admin
+        .set_presence(presence_of(jane.id, false))
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let live = next_event(&mut stream).await;
+    assert_eq!(
+        summary(&live),
+        (pb::UserEventKind::PresenceChanged, "Jane Doe".to_owned())
+    );
+    assert!(live.meta.as_ref().is_some_and(|m| m.live), "{live:?}");
+    assert_eq!(cursor(&live), cursor(&replayed[2]));
+    assert_eq!(
+        live.user.and_then(|u| u.presence).map(|p| p.online),
+        Some(false)
+    );
+    // The next kept event follows on from the last kept one.
+    create(&mut admin, "joan", "Joan").await;
+    let next = next_event(&mut stream).await;
+    assert_eq!(
+        summary(&next),
+        (pb::UserEventKind::Created, "Joan".to_owned())
+    );
+    assert!(!next.meta.as_ref().is_some_and(|m| m.live));
 
     let mut resumed = admin
         .watch_user_events(pb::WatchUserEventsRequest {
@@ -95,6 +115,22 @@ async fn events_replay_in_order_and_resume_after_a_cursor(backend: Backend) {
     let next = next_event(&mut resumed).await;
     assert_eq!(cursor(&next), cursor(&replayed[2]));
     assert_eq!(summary(&next), summary(&replayed[2]));
+    // Resuming from a live event's cursor replays the kept event after it,
+    // not the presence changes.
+    assert_eq!(
+        summary(&next_event(&mut resumed).await),
+        (pb::UserEventKind::Created, "Joan".to_owned())
+    );
+}
+
+fn presence_of(id: i64, online: bool) -> pb::SetPresenceRequest {
+    pb::SetPresenceRequest {
+        user: Some(pb::UserRef {
+            r#ref: Some(pb::user_ref::Ref::Id(id)),
+        }),
+        online: Some(online),
+        ..Default::default()
+    }
 }
 
 async fn watchers_see_new_changes_live_and_from_other_replicas(backend: Backend) {
