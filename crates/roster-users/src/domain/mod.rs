@@ -31,8 +31,6 @@ pub use presence_feed::{LivePresence, PresenceBatch, PresenceFeed};
 pub use presence_writer::PresenceWrite;
 pub use roles::{NetworkRole, RoleChange};
 pub use sessions::{UserSessionCheck, session_refusal};
-#[cfg(test)]
-pub(crate) use user::test_user;
 pub use user::{
     Avatar, CallStatus, DEFAULT_PRESENCE_STATUS, DELETED_DISPLAY_NAME, ExternalPicture, NewUser,
     Presence, PresenceChange, ProfilePatch, Properties, User, UserKey, UserType,

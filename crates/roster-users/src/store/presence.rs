@@ -10,7 +10,7 @@ use roster_kit::{
     tasks::BackgroundTask,
     wake::{self, Heard},
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, Statement};
 use serde::{Deserialize, Serialize};
 
 use super::{UserStore, entity::user, mapping};
@@ -35,9 +35,12 @@ struct Notice {
 }
 
 impl UserStore {
-    /// Writes a batch (see `UserRecords::save_presences`): one statement,
-    /// the notification for other replicas in the same transaction, then the
-    /// written users into the cache and onto the feed.
+    /// Writes a batch (see `UserRecords::save_presences`) and puts the
+    /// written users into the cache and onto the feed. On PostgreSQL the
+    /// batch is one statement, its own transaction: the update, the
+    /// notification for other replicas, and an asynchronous commit (a crash
+    /// of the database may lose the last fraction of a second of presence
+    /// changes, never anything else; clients report presence again anyway).
     pub(super) async fn write_presences(
         &self,
         writes: &[PresenceWrite],
@@ -49,51 +52,78 @@ impl UserStore {
         // Noted before the commit: a change that commits after this batch and
         // invalidates its user meanwhile must win over the batch's row.
         let epoch = self.cache.epoch();
-        let txn = db::begin_write(&self.db).await?;
-        let backend = txn.get_database_backend();
-        let users = user::Entity::find()
-            .from_raw_sql(presence_update(backend, writes))
-            .all(&txn)
-            .await?
+        let rows = if self.db.get_database_backend() == DbBackend::Postgres {
+            user::Entity::find()
+                .from_raw_sql(self.presence_statement_postgres(writes, now)?)
+                .all(&self.db)
+                .await?
+        } else {
+            let txn = db::begin_write(&self.db).await?;
+            let rows = user::Entity::find()
+                .from_raw_sql(presence_update_sqlite(writes))
+                .all(&txn)
+                .await?;
+            txn.commit().await?;
+            rows
+        };
+        let users = rows
             .into_iter()
             .map(mapping::user_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         let changes: Vec<LivePresence> = users
             .iter()
-            .map(|user| LivePresence {
-                user: user.clone(),
-                origin: origin_of(writes, user.id),
-                at: now,
+            .map(|user| {
+                self.cache.refresh(user.id, user.clone(), epoch);
+                LivePresence {
+                    user: user.clone(),
+                    origin: origin_of(writes, user.id),
+                    at: now,
+                }
             })
             .collect();
-        if backend == DbBackend::Postgres && !changes.is_empty() {
-            txn.execute_raw(self.notify_statement(&changes, now)?)
-                .await?;
-        }
-        txn.commit().await?;
-        for user in &users {
-            self.cache.refresh(user.id, user.clone(), epoch);
-        }
         self.presence.publish(changes);
         Ok(users)
     }
 
-    /// `pg_notify` of the batch, in as many notifications as its size needs.
-    fn notify_statement(
+    /// The batch as one PostgreSQL statement: the rows and the notices are
+    /// JSON parameters of a constant text (prepared once; a statement whose
+    /// text grew with the batch would be parsed and described anew for every
+    /// batch size, which cost more than the writes). The notices name every
+    /// written user; a user that does not exist is simply not found by the
+    /// replicas that read them.
+    fn presence_statement_postgres(
         &self,
-        changes: &[LivePresence],
+        writes: &[PresenceWrite],
         now: DateTime<Utc>,
     ) -> Result<Statement, Error> {
-        let payloads = notices(&self.replica, changes, now.timestamp_millis())
+        let rows: Vec<serde_json::Value> = writes
+            .iter()
+            .map(|write| {
+                let change = &write.change;
+                serde_json::json!({
+                    "id": write.user_id,
+                    "status": change.status.as_ref().map(|s| s.as_str()),
+                    "online": change.online,
+                    "call_status": change.call_status.map(|c| c.as_str()),
+                })
+            })
+            .collect();
+        let told: Vec<(i64, &Origin)> = writes.iter().map(|w| (w.user_id, &w.origin)).collect();
+        let payloads = notices(&self.replica, &told, now.timestamp_millis())
             .iter()
             .map(serde_json::to_string)
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::internal)?;
-        let payloads = serde_json::to_string(&payloads).map_err(Error::internal)?;
         Ok(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT pg_notify($1, payload) FROM jsonb_array_elements_text($2::text::jsonb) AS payload",
-            [PRESENCE_CHANNEL.into(), payloads.into()],
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),              told AS (SELECT pg_notify($2, payload)                FROM jsonb_array_elements_text($3::text::jsonb) AS payload),              written AS (UPDATE users SET                presence_status = COALESCE(v.status, users.presence_status),                online = COALESCE(v.online, users.online),                call_status = COALESCE(v.call_status, users.call_status)                FROM jsonb_to_recordset($1::text::jsonb)                  AS v(id bigint, status text, online boolean, call_status text)                WHERE users.id = v.id RETURNING users.*)              SELECT written.* FROM written,                (SELECT count(*) FROM relaxed) AS r, (SELECT count(*) FROM told) AS t",
+            [
+                serde_json::Value::Array(rows).to_string().into(),
+                PRESENCE_CHANNEL.into(),
+                serde_json::to_string(&payloads)
+                    .map_err(Error::internal)?
+                    .into(),
+            ],
         ))
     }
 
@@ -170,8 +200,9 @@ fn origin_of(writes: &[PresenceWrite], user_id: i64) -> Origin {
         .unwrap_or_default()
 }
 
-/// The notices of a batch, each small enough for one notification.
-fn notices(replica: &str, changes: &[LivePresence], at_ms: i64) -> Vec<Notice> {
+/// The notices of a batch's (user id, origin) pairs, each small enough for
+/// one notification.
+fn notices(replica: &str, changes: &[(i64, &Origin)], at_ms: i64) -> Vec<Notice> {
     let notice = || Notice {
         replica: replica.to_owned(),
         at_ms,
@@ -179,8 +210,7 @@ fn notices(replica: &str, changes: &[LivePresence], at_ms: i64) -> Vec<Notice> {
     };
     let mut notices = vec![notice()];
     let mut size = 0;
-    for change in changes {
-        let origin = &change.origin;
+    for (user_id, origin) in changes {
         // Ids, quotes and commas around the three strings, generously.
         let entry = 48 + origin.actor.len() + origin.request_id.len() + origin.trace_id.len();
         if size + entry > NOTICE_BYTES {
@@ -190,7 +220,7 @@ fn notices(replica: &str, changes: &[LivePresence], at_ms: i64) -> Vec<Notice> {
         size += entry;
         if let Some(last) = notices.last_mut() {
             last.changes.push((
-                change.user.id,
+                *user_id,
                 origin.actor.clone(),
                 origin.request_id.clone(),
                 origin.trace_id.clone(),
@@ -200,53 +230,17 @@ fn notices(replica: &str, changes: &[LivePresence], at_ms: i64) -> Vec<Notice> {
     notices
 }
 
-/// One statement for a batch of presence writes, each field `COALESCE`d with
-/// its stored value, returning the updated rows. On PostgreSQL the batch is
-/// one JSON parameter of a constant statement (prepared once: a statement
-/// whose text grows with the batch would be parsed and described anew for
-/// every batch size, which cost more than the writes); SQLite, in process,
-/// takes `UPDATE … FROM (VALUES …)`. sea-query builds neither.
-fn presence_update(backend: DbBackend, writes: &[PresenceWrite]) -> Statement {
-    let fields = |write: &PresenceWrite| {
-        let change = &write.change;
-        (
-            change.status.as_ref().map(|s| s.as_str().to_owned()),
-            change.online,
-            change.call_status.map(|c| c.as_str().to_owned()),
-        )
-    };
-    if backend == DbBackend::Postgres {
-        let rows: Vec<serde_json::Value> = writes
-            .iter()
-            .map(|write| {
-                let (status, online, call_status) = fields(write);
-                serde_json::json!({
-                    "id": write.user_id,
-                    "status": status,
-                    "online": online,
-                    "call_status": call_status,
-                })
-            })
-            .collect();
-        return Statement::from_sql_and_values(
-            backend,
-            "UPDATE users SET \
-             presence_status = COALESCE(v.status, users.presence_status), \
-             online = COALESCE(v.online, users.online), \
-             call_status = COALESCE(v.call_status, users.call_status) \
-             FROM jsonb_to_recordset($1::text::jsonb) \
-               AS v(id bigint, status text, online boolean, call_status text) \
-             WHERE users.id = v.id RETURNING users.*",
-            [serde_json::Value::Array(rows).to_string().into()],
-        );
-    }
+/// A batch of presence writes as one SQLite statement, each field
+/// `COALESCE`d with its stored value, returning the updated rows (sea-query
+/// builds no `UPDATE … FROM`).
+fn presence_update_sqlite(writes: &[PresenceWrite]) -> Statement {
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(writes.len() * 4);
     for write in writes {
-        let (status, online, call_status) = fields(write);
+        let change = &write.change;
         values.push(write.user_id.into());
-        values.push(status.into());
-        values.push(online.into());
-        values.push(call_status.into());
+        values.push(change.status.as_ref().map(|s| s.as_str().to_owned()).into());
+        values.push(change.online.into());
+        values.push(change.call_status.map(|c| c.as_str().to_owned()).into());
     }
     let rows = vec!["(?, ?, ?, ?)"; writes.len()].join(", ");
     let sql = format!(
@@ -256,35 +250,29 @@ fn presence_update(backend: DbBackend, writes: &[PresenceWrite]) -> Statement {
          call_status = COALESCE(v.column4, users.call_status) \
          FROM (VALUES {rows}) AS v WHERE users.id = v.column1 RETURNING *"
     );
-    Statement::from_sql_and_values(backend, sql, values)
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn change(id: i64, actor: &str) -> LivePresence {
-        LivePresence {
-            user: User {
-                id,
-                ..crate::domain::test_user()
-            },
-            origin: Origin {
-                actor: actor.into(),
-                request_id: "9f4c2a6e-1b7d-4e0a-8c3f-5d2e7a1b9c04".into(),
-                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
-                reason: String::new(),
-            },
-            at: Utc::now(),
+    fn origin(actor: &str) -> Origin {
+        Origin {
+            actor: actor.into(),
+            request_id: "9f4c2a6e-1b7d-4e0a-8c3f-5d2e7a1b9c04".into(),
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            reason: String::new(),
         }
     }
 
     #[test]
     fn a_large_batch_is_told_in_notifications_postgresql_takes() {
-        let changes: Vec<LivePresence> = (1..=1000)
-            .map(|id| change(id, &format!("user:{id}")))
+        let origins: Vec<(i64, Origin)> = (1..=1000)
+            .map(|id| (id, origin(&format!("user:{id}"))))
             .collect();
-        let notices = notices("replica-a", &changes, 1_700_000_000_000);
+        let told: Vec<(i64, &Origin)> = origins.iter().map(|(id, o)| (*id, o)).collect();
+        let notices = notices("replica-a", &told, 1_700_000_000_000);
         assert!(notices.len() > 1, "a thousand changes do not fit one");
         let mut told = Vec::new();
         for notice in &notices {
