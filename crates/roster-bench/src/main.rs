@@ -27,6 +27,7 @@ mod files;
 mod gateway;
 mod h2load;
 mod history;
+mod lean;
 mod local;
 mod measure;
 mod memory;

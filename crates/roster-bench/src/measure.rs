@@ -42,17 +42,17 @@ pub struct Throughput {
     pub seconds: f64,
 }
 
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     // 1 ns .. 60 s at 3 significant digits (in-process calls take well under a
     // microsecond); the bounds are constants that hdrhistogram accepts.
     Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap_or_else(|_| unreachable!())
 }
 
-fn nanos(elapsed: Duration) -> u64 {
+pub fn nanos(elapsed: Duration) -> u64 {
     u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn ms(nanos: u64) -> f64 {
+pub fn ms(nanos: u64) -> f64 {
     nanos as f64 / 1_000_000.0
 }
 
@@ -84,14 +84,18 @@ pub async fn unloaded_within<C: Call>(
             break;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(Latency {
+    Ok(latency_of(&hist, started.elapsed()))
+}
+
+/// The latency figures of `hist`, recorded one call after the other over `elapsed`.
+pub fn latency_of(hist: &Histogram<u64>, elapsed: Duration) -> Latency {
+    Latency {
         requests: hist.len(),
         p50_ms: ms(hist.value_at_quantile(0.50)),
         p99_ms: ms(hist.value_at_quantile(0.99)),
         max_ms: ms(hist.max()),
-        mean_ms: elapsed / hist.len().max(1) as f64,
-    })
+        mean_ms: elapsed.as_secs_f64() * 1000.0 / hist.len().max(1) as f64,
+    }
 }
 
 pub async fn throughput<C: Call>(call: Arc<C>, shape: LoadShape) -> Throughput {

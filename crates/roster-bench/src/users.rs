@@ -27,6 +27,7 @@ use tonic::{service::interceptor::InterceptedService, transport::Channel};
 use crate::{
     Args,
     h2load::{self, H2Run},
+    lean::{self, LeanCall},
     local,
     measure::{Rpc, both, splitmix},
     report::Row,
@@ -184,37 +185,20 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         )
     };
 
-    eprintln!("measuring the empty RPC (ceiling) …");
-    let (ping_latency, ping_run) = both(
-        Rpc {
-            lanes: lanes.clone(),
-            f: |mut lane: Lane, _n| async move {
-                lane.diagnostics
-                    .ping(pb::PingRequest {})
-                    .await
-                    .map(|_| ())
-                    .map_err(|s| s.to_string())
-            },
-        },
-        args.shape(),
-    )
-    .await?;
-
-    eprintln!("measuring GetUser over all users (mostly cache misses) …");
-    let (get_latency, get_run) = both(
-        Rpc {
-            lanes: lanes.clone(),
-            f: move |mut lane: Lane, n| async move {
-                lane.users
-                    .get_user(pb::GetUserRequest {
-                        user: Some(pb::get_user_request::User::Id(id_of(n))),
-                    })
-                    .await
-                    .map(|_| ())
-                    .map_err(|s| s.to_string())
-            },
-        },
-        args.shape(),
+    let shape = args.shape();
+    let lean = |what: &str, call: LeanCall| {
+        eprintln!("measuring {what} (lean client) …");
+        lean::measure(&address, call, shape)
+    };
+    const PING: &str = "/roster.v1.DiagnosticsService/Ping";
+    const GET_USER: &str = "/roster.v1.UserService/GetUser";
+    let ping = lean("the empty RPC", LeanCall::new(PING, &admin, |_| pb::PingRequest {})).await?;
+    let by_id = |id: i64| pb::GetUserRequest {
+        user: Some(pb::get_user_request::User::Id(id)),
+    };
+    let uncached = lean(
+        "GetUser over all users (mostly cache misses)",
+        LeanCall::new(GET_USER, &admin, move |n| by_id(id_of(n))),
     )
     .await?;
 
@@ -225,38 +209,21 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     for chunk in hot_ids.chunks(1000) {
         store.find_by_ids(chunk).await?;
     }
-    eprintln!("measuring GetUser over a cached hot set of {hot} users …");
-    let (hot_latency, hot_run) = both(
-        Rpc {
-            lanes: lanes.clone(),
-            f: move |mut lane: Lane, n| async move {
-                lane.users
-                    .get_user(pb::GetUserRequest {
-                        user: Some(pb::get_user_request::User::Id(hot_id_of(n))),
-                    })
-                    .await
-                    .map(|_| ())
-                    .map_err(|s| s.to_string())
-            },
-        },
-        args.shape(),
+    let cached = lean(
+        &format!("GetUser over a cached hot set of {hot} users"),
+        LeanCall::new(GET_USER, &admin, move |n| by_id(hot_id_of(n))),
     )
     .await?;
-
-    eprintln!("measuring BatchGetUsers(100) …");
-    let (batch_latency, batch_run) = both(
-        Rpc {
-            lanes: lanes.clone(),
-            f: move |mut lane: Lane, n| async move {
-                let ids = (0..100).map(|k| id_of(n * 100 + k)).collect();
-                lane.users
-                    .batch_get_users(pb::BatchGetUsersRequest { ids, names: vec![] })
-                    .await
-                    .map(|_| ())
-                    .map_err(|s| s.to_string())
+    let batch = lean(
+        "BatchGetUsers(100)",
+        LeanCall::new(
+            "/roster.v1.UserService/BatchGetUsers",
+            &admin,
+            move |n| pb::BatchGetUsersRequest {
+                ids: (0..100).map(|k| id_of(n * 100 + k)).collect(),
+                names: vec![],
             },
-        },
-        args.shape(),
+        ),
     )
     .await?;
 
@@ -272,44 +239,30 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    eprintln!("measuring GetUser by name over the same cached hot set …");
-    let (name_latency, name_run) = both(
-        Rpc {
-            lanes: lanes.clone(),
-            f: move |mut lane: Lane, n| async move {
-                let name = format!("user{}", hot_id_of(n) - 1);
-                lane.users
-                    .get_user(pb::GetUserRequest {
-                        user: Some(pb::get_user_request::User::Name(name)),
-                    })
-                    .await
-                    .map(|_| ())
-                    .map_err(|s| s.to_string())
-            },
-        },
-        args.shape(),
+    let by_name = lean(
+        "GetUser by name over the same cached hot set",
+        LeanCall::new(GET_USER, &admin, move |n| pb::GetUserRequest {
+            user: Some(pb::get_user_request::User::Name(format!(
+                "user{}",
+                hot_id_of(n) - 1
+            ))),
+        }),
     )
     .await?;
 
     let mut query_runs = Vec::new();
     for len in [2usize, 1] {
-        eprintln!("measuring QueryUsers(prefix of {len}) …");
-        let run = both(
-            Rpc {
-                lanes: lanes.clone(),
-                f: move |mut lane: Lane, n| async move {
-                    lane.users
-                        .query_users(pb::QueryUsersRequest {
-                            keyword: prefix_of(n, len),
-                            page_size: 20,
-                            ..Default::default()
-                        })
-                        .await
-                        .map(|_| ())
-                        .map_err(|s| s.to_string())
+        let run = lean(
+            &format!("QueryUsers(prefix of {len})"),
+            LeanCall::new(
+                "/roster.v1.UserService/QueryUsers",
+                &admin,
+                move |n| pb::QueryUsersRequest {
+                    keyword: prefix_of(n, len),
+                    page_size: 20,
+                    ..Default::default()
                 },
-            },
-            args.shape(),
+            ),
         )
         .await?;
         eprintln!("measuring the same search SQL through the pool (ceiling) …");
@@ -322,7 +275,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                     async move { raw_search(&store, prefix_of(n, len)).await }
                 },
             },
-            args.shape(),
+            shape,
         )
         .await?;
         query_runs.push((len, run, raw));
@@ -348,66 +301,34 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
                 }
             },
         },
-        args.shape(),
+        shape,
     )
     .await?;
 
     let h2 = h2load_runs(args, &address, &admin, &lanes[0]).await?;
 
     let empty = "empty RPC";
-    let mut rows = vec![
-        Row::latency("Ping (empty RPC)", &ping_latency, empty, &ping_latency),
-        Row::throughput("Ping (empty RPC)", &ping_run, empty, &ping_run),
-        Row::latency("PK select (same pool)", &db_latency, empty, &ping_latency),
-        Row::throughput("PK select (same pool)", &db_run, empty, &ping_run),
-        Row::latency(
-            "GetUser (any user, mostly uncached)",
-            &get_latency,
-            empty,
-            &ping_latency,
-        ),
-        Row::throughput(
-            "GetUser (any user, mostly uncached)",
-            &get_run,
-            empty,
-            &ping_run,
-        ),
-        Row::throughput(
-            "GetUser (any user, mostly uncached)",
-            &get_run,
-            "PK select",
-            &db_run,
-        ),
-        Row::latency(
-            "GetUser (cached hot set)",
-            &hot_latency,
-            empty,
-            &ping_latency,
-        ),
-        Row::throughput("GetUser (cached hot set)", &hot_run, empty, &ping_run),
-        Row::latency(
-            "GetUser by name (cached hot set)",
-            &name_latency,
-            empty,
-            &ping_latency,
-        ),
-        Row::throughput(
-            "GetUser by name (cached hot set)",
-            &name_run,
-            empty,
-            &ping_run,
-        ),
-        Row::latency("BatchGetUsers(100)", &batch_latency, empty, &ping_latency),
-        Row::throughput("BatchGetUsers(100)", &batch_run, empty, &ping_run),
-    ];
-    for (len, (latency, run), (raw_latency, raw_run)) in &query_runs {
+    let mut rows = Vec::new();
+    rows.extend(ping.rows("Ping (empty RPC)", empty, &ping));
+    rows.push(Row::latency("PK select (same pool)", &db_latency, empty, &ping.latency));
+    rows.push(Row::throughput("PK select (same pool)", &db_run, empty, &ping.throughput));
+    let what = "GetUser (any user, mostly uncached)";
+    rows.extend(uncached.rows(what, empty, &ping));
+    rows.push(
+        Row::throughput(what, &uncached.throughput, "PK select", &db_run).with_note(uncached.note()),
+    );
+    rows.extend(cached.rows("GetUser (cached hot set)", empty, &ping));
+    rows.extend(by_name.rows("GetUser by name (cached hot set)", empty, &ping));
+    rows.extend(batch.rows("BatchGetUsers(100)", empty, &ping));
+    for (len, run, (raw_latency, raw_run)) in &query_runs {
         let what = format!("QueryUsers(prefix {len} char)");
         let sql = format!("search SQL (prefix {len} char, same pool)");
-        rows.push(Row::latency(&what, latency, empty, &ping_latency));
-        rows.push(Row::throughput(&what, run, empty, &ping_run));
-        rows.push(Row::latency(&sql, raw_latency, empty, &ping_latency));
-        rows.push(Row::throughput(&sql, raw_run, empty, &ping_run));
-        rows.push(Row::throughput(&what, run, "search SQL", raw_run));
+        rows.extend(run.rows(&what, empty, &ping));
+        rows.push(Row::latency(&sql, raw_latency, empty, &ping.latency));
+        rows.push(Row::throughput(&sql, raw_run, empty, &ping.throughput));
+        rows.push(
+            Row::throughput(&what, &run.throughput, "search SQL", raw_run).with_note(run.note()),
+        );
     }
     if let Some((ping, by_id, by_name)) = &h2 {
         rows.push(ping.row("Ping (empty RPC)", empty, ping));

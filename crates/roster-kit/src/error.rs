@@ -62,6 +62,19 @@ pub struct Error {
 }
 
 impl Error {
+    /// The same answer for another caller of a shared operation (a batch that
+    /// failed for all of its callers); the source stays with the original.
+    pub fn for_another_caller(&self) -> Error {
+        Error {
+            kind: self.kind,
+            reason: self.reason,
+            message: self.message.clone(),
+            violations: self.violations.clone(),
+            retry_after: self.retry_after,
+            source: None,
+        }
+    }
+
     pub fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             kind,

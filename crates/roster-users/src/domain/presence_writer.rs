@@ -86,7 +86,7 @@ async fn write_batch(users: &dyn UserRepository, clock: &dyn Clock, batch: Vec<P
         }
         Err(err) => {
             for pending in batch {
-                let _ = pending.answer.send(Err(same_error(&err)));
+                let _ = pending.answer.send(Err(err.for_another_caller()));
             }
         }
     }
@@ -114,14 +114,6 @@ fn fold_by_user<'a>(writes: impl Iterator<Item = &'a PresenceWrite>) -> Vec<Pres
         }
     }
     folded
-}
-
-/// The error of a failed batch, for each of its callers.
-fn same_error(err: &Error) -> Error {
-    let mut copy = Error::new(err.kind, err.reason, err.message.clone());
-    copy.violations = err.violations.clone();
-    copy.retry_after = err.retry_after;
-    copy
 }
 
 #[cfg(test)]

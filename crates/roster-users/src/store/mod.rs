@@ -6,6 +6,7 @@
 mod collation;
 mod entity;
 mod events;
+mod loader;
 mod mapping;
 mod moderation;
 mod presence;
@@ -33,6 +34,8 @@ pub struct UserStore {
     /// Users by id. Changes made here invalidate their entry when they commit;
     /// changes made by other replicas are invalidated by `follow_remote_changes`.
     cache: Arc<Cache<i64, User>>,
+    /// Reads the users the cache misses, several at once under load.
+    loader: Arc<loader::UserLoader>,
     /// Ids by exact name, for name lookups (what resolving an @mention does).
     /// Never trusted alone: a hit is served only when `cache` holds that id
     /// under that very name, so it is exactly as fresh as the id cache, which
@@ -50,11 +53,13 @@ pub struct UserStore {
 
 impl UserStore {
     pub fn new(db: DatabaseConnection, collation: Arc<Collation>) -> Self {
+        let cache = Arc::new(Cache::new("users", CACHED_USERS));
         Self {
+            loader: Arc::new(loader::UserLoader::start(db.clone(), cache.clone())),
             db,
             collation,
             committed: Arc::new(Notify::new()),
-            cache: Arc::new(Cache::new("users", CACHED_USERS)),
+            cache,
             names: Arc::new(Cache::new("user_names", CACHED_USERS)),
             cache_position: Arc::new(tokio::sync::watch::Sender::new(0)),
             presence: Arc::new(PresenceFeed::default()),

@@ -148,11 +148,8 @@ impl UserRecords for UserStore {
                 if let Some(user) = self.cache.get(id) {
                     return Ok(Some(user));
                 }
-                user::Entity::find_by_id(*id)
-                    .one(&self.db)
-                    .await?
-                    .map(mapping::user_from_row)
-                    .transpose()?
+                // Read (and cached) with the other misses of the moment.
+                return self.loader.load(*id).await;
             }
             UserKey::Name(name) => {
                 if let Some(user) = self.cached_by_name(name) {
