@@ -22,8 +22,8 @@ use http::{HeaderValue, Request};
 
 use crate::{
     h2load,
-    report::Row,
     measure::{Latency, LoadShape, Throughput, histogram, latency_of, ms, nanos},
+    report::Row,
 };
 
 /// The request a call posts: its path and the frame of call `n`.

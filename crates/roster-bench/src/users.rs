@@ -192,7 +192,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     };
     const PING: &str = "/roster.v1.DiagnosticsService/Ping";
     const GET_USER: &str = "/roster.v1.UserService/GetUser";
-    let ping = lean("the empty RPC", LeanCall::new(PING, &admin, |_| pb::PingRequest {})).await?;
+    let ping = lean(
+        "the empty RPC",
+        LeanCall::new(PING, &admin, |_| pb::PingRequest {}),
+    )
+    .await?;
     let by_id = |id: i64| pb::GetUserRequest {
         user: Some(pb::get_user_request::User::Id(id)),
     };
@@ -216,14 +220,12 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     .await?;
     let batch = lean(
         "BatchGetUsers(100)",
-        LeanCall::new(
-            "/roster.v1.UserService/BatchGetUsers",
-            &admin,
-            move |n| pb::BatchGetUsersRequest {
+        LeanCall::new("/roster.v1.UserService/BatchGetUsers", &admin, move |n| {
+            pb::BatchGetUsersRequest {
                 ids: (0..100).map(|k| id_of(n * 100 + k)).collect(),
                 names: vec![],
-            },
-        ),
+            }
+        }),
     )
     .await?;
 
@@ -254,15 +256,13 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     for len in [2usize, 1] {
         let run = lean(
             &format!("QueryUsers(prefix of {len})"),
-            LeanCall::new(
-                "/roster.v1.UserService/QueryUsers",
-                &admin,
-                move |n| pb::QueryUsersRequest {
+            LeanCall::new("/roster.v1.UserService/QueryUsers", &admin, move |n| {
+                pb::QueryUsersRequest {
                     keyword: prefix_of(n, len),
                     page_size: 20,
                     ..Default::default()
-                },
-            ),
+                }
+            }),
         )
         .await?;
         eprintln!("measuring the same search SQL through the pool (ceiling) …");
@@ -310,12 +310,23 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let empty = "empty RPC";
     let mut rows = Vec::new();
     rows.extend(ping.rows("Ping (empty RPC)", empty, &ping));
-    rows.push(Row::latency("PK select (same pool)", &db_latency, empty, &ping.latency));
-    rows.push(Row::throughput("PK select (same pool)", &db_run, empty, &ping.throughput));
+    rows.push(Row::latency(
+        "PK select (same pool)",
+        &db_latency,
+        empty,
+        &ping.latency,
+    ));
+    rows.push(Row::throughput(
+        "PK select (same pool)",
+        &db_run,
+        empty,
+        &ping.throughput,
+    ));
     let what = "GetUser (any user, mostly uncached)";
     rows.extend(uncached.rows(what, empty, &ping));
     rows.push(
-        Row::throughput(what, &uncached.throughput, "PK select", &db_run).with_note(uncached.note()),
+        Row::throughput(what, &uncached.throughput, "PK select", &db_run)
+            .with_note(uncached.note()),
     );
     rows.extend(cached.rows("GetUser (cached hot set)", empty, &ping));
     rows.extend(by_name.rows("GetUser by name (cached hot set)", empty, &ping));

@@ -99,11 +99,7 @@ async fn read(db: &DatabaseConnection, cache: &Cache<i64, User>, batch: Vec<(i64
 /// once per connection; `IN (…)` would be a new statement for every count).
 async fn select(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<user::Model>, Error> {
     let rows = if db.get_database_backend() == DbBackend::Postgres {
-        let list = ids
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         user::Entity::find()
             .from_raw_sql(Statement::from_sql_and_values(
                 DbBackend::Postgres,

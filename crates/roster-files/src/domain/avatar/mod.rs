@@ -1,5 +1,8 @@
 //! Avatar processing: dimension check from the header, bounded decoding,
-//! re-encoding without metadata, and the size variants.
+//! the original without metadata, and the size variants.
+
+mod scaled;
+mod strip;
 
 use std::io::Cursor;
 
@@ -76,10 +79,16 @@ fn too_large(width: u32, height: u32, limits: AvatarLimits) -> Error {
     )
 }
 
-/// Decodes an avatar (refusing oversized ones from their header, before any
-/// pixel is decoded), applies its EXIF orientation, and re-encodes it and its
-/// variants in the same format. Nothing of the input but its pixels survives:
-/// EXIF, GPS, XMP, ICC profiles, comments and extra frames are dropped.
+/// Checks an avatar and makes its renditions. Oversized images are refused
+/// from their header, before any pixel is decoded; the image must decode
+/// whole. Nothing of the input but its picture survives: EXIF, GPS, XMP, ICC
+/// profiles, comments and extra frames are dropped.
+///
+/// The original is stored as it came without its metadata ([`strip`]) when
+/// it is a JPEG or PNG that needs no turning; otherwise it is decoded,
+/// turned upright (EXIF orientation) and re-encoded in its format. The
+/// variants come from a JPEG decoded straight at a fraction of its size
+/// ([`scaled`]), or from the decoded picture.
 ///
 /// CPU-bound: run it on a blocking thread.
 pub fn process(bytes: &[u8], format: ImageFormat, limits: AvatarLimits) -> Result<Vec<Rendition>> {
@@ -92,7 +101,65 @@ pub fn process(bytes: &[u8], format: ImageFormat, limits: AvatarLimits) -> Resul
     if width > limits.max_width || height > limits.max_height {
         return Err(too_large(width, height, limits));
     }
+    let largest = VARIANT_SIZES
+        .iter()
+        .map(|(_, size)| *size)
+        .max()
+        .unwrap_or(0);
+    let scaled = match format {
+        ImageFormat::Jpeg => u16::try_from(largest)
+            .ok()
+            .and_then(|size| scaled::decode(bytes, size, limits)),
+        _ => None,
+    };
+    let (mut source, orientation, full_size) = match scaled {
+        Some((image, orientation)) => (image, orientation, false),
+        None => {
+            let (image, orientation) = decode(bytes, format, width, height, limits)?;
+            (image, orientation, true)
+        }
+    };
+    let upright = orientation == Orientation::NoTransforms;
+    let stripped = upright
+        .then(|| strip::without_metadata(bytes, format))
+        .flatten();
+    source.apply_orientation(orientation);
 
+    let mut renditions = Vec::with_capacity(1 + VARIANT_SIZES.len());
+    renditions.push(match stripped {
+        Some(stripped) => Rendition {
+            variant: Variant::Original,
+            content_type: format.to_mime_type(),
+            bytes: Bytes::from(stripped),
+            width,
+            height,
+        },
+        None if full_size => encode(&source, format, Variant::Original)?,
+        None => {
+            let (mut image, orientation) = decode(bytes, format, width, height, limits)?;
+            image.apply_orientation(orientation);
+            encode(&image, format, Variant::Original)?
+        }
+    });
+    // Largest variant first, each smaller one from the one before: shrinking
+    // 256 px to 64 costs nothing next to shrinking the original again.
+    for (variant, size) in VARIANT_SIZES.iter().rev() {
+        source = shrink(&source, *size)?;
+        renditions.push(encode(&source, format, *variant)?);
+    }
+    renditions[1..].reverse();
+    Ok(renditions)
+}
+
+/// The whole picture, decoded within `limits`, with its EXIF orientation
+/// (not applied).
+fn decode(
+    bytes: &[u8],
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    limits: AvatarLimits,
+) -> Result<(DynamicImage, Orientation)> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decode_limits = Limits::default();
     decode_limits.max_image_width = Some(limits.max_width);
@@ -106,23 +173,11 @@ pub fn process(bytes: &[u8], format: ImageFormat, limits: AvatarLimits) -> Resul
         other => image_invalid(other),
     })?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|err| match err {
+    let image = DynamicImage::from_decoder(decoder).map_err(|err| match err {
         image::ImageError::Limits(_) => too_large(width, height, limits),
         other => image_invalid(other),
     })?;
-    image.apply_orientation(orientation);
-
-    let mut renditions = Vec::with_capacity(1 + VARIANT_SIZES.len());
-    renditions.push(encode(&image, format, Variant::Original)?);
-    // Largest variant first, each smaller one from the one before: shrinking
-    // 256 px to 64 costs nothing next to shrinking the original again.
-    let mut source = image;
-    for (variant, size) in VARIANT_SIZES.iter().rev() {
-        source = shrink(&source, *size)?;
-        renditions.push(encode(&source, format, *variant)?);
-    }
-    renditions[1..].reverse();
-    Ok(renditions)
+    Ok((image, orientation))
 }
 
 /// `image` scaled to fit `size`×`size`, keeping its aspect ratio; never
@@ -459,6 +514,102 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let db = psnr(&decoded, &source);
         assert!(db >= 30.0, "PSNR {db:.1} dB");
+    }
+
+    /// The variants as avatars were made before scaled decoding: the whole
+    /// picture decoded, then shrunk.
+    fn reference_variant(input: &[u8], format: ImageFormat, size: u32) -> DynamicImage {
+        let full =
+            image::load_from_memory_with_format(input, format).unwrap_or_else(|e| panic!("{e}"));
+        let mut source = full;
+        for (_, each) in VARIANT_SIZES.iter().rev() {
+            source = shrink(&source, *each).unwrap_or_else(|e| panic!("{e}"));
+            if *each == size {
+                break;
+            }
+        }
+        source
+    }
+
+    #[test]
+    fn jpeg_variants_from_scaled_decoding_match_those_of_the_full_picture() {
+        let limits = AvatarLimits {
+            max_width: 4000,
+            max_height: 4000,
+        };
+        for (width, height) in [(3000, 2000), (1024, 1024), (700, 1300), (300, 200)] {
+            let input = encode(
+                &picture(width, height),
+                ImageFormat::Jpeg,
+                Variant::Original,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .bytes;
+            let renditions =
+                process(&input, ImageFormat::Jpeg, limits).unwrap_or_else(|e| panic!("{e}"));
+            for (variant, size) in VARIANT_SIZES {
+                let ours = renditions
+                    .iter()
+                    .find(|r| r.variant == variant)
+                    .unwrap_or_else(|| panic!("no {size} px variant"));
+                let ours = image::load_from_memory_with_format(&ours.bytes, ImageFormat::Jpeg)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let reference = reference_variant(&input, ImageFormat::Jpeg, size);
+                assert_eq!(
+                    (ours.width(), ours.height()),
+                    (reference.width(), reference.height()),
+                    "{width}x{height} at {size}"
+                );
+                let db = psnr(&ours, &reference);
+                assert!(db >= 30.0, "{width}x{height} at {size}: PSNR {db:.1} dB");
+            }
+        }
+    }
+
+    #[test]
+    fn an_upright_jpeg_or_png_original_keeps_its_exact_pixels_without_its_metadata() {
+        let limits = AvatarLimits {
+            max_width: 2000,
+            max_height: 2000,
+        };
+        let source = picture(640, 480);
+        for format in [ImageFormat::Jpeg, ImageFormat::Png] {
+            let input = encode(&source, format, Variant::Original)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .bytes;
+            let mut tagged = input.to_vec();
+            match format {
+                // A comment right after SOI.
+                ImageFormat::Jpeg => {
+                    tagged.splice(2..2, [0xFF, 0xFE, 0x00, 0x06, b'G', b'P', b'S', b'!']);
+                }
+                // A text chunk right after IHDR (8 + 25 bytes in).
+                _ => {
+                    let text = b"GPS\0somewhere";
+                    let mut chunk = (text.len() as u32).to_be_bytes().to_vec();
+                    chunk.extend_from_slice(b"tEXt");
+                    chunk.extend_from_slice(text);
+                    chunk.extend_from_slice(&[0; 4]);
+                    tagged.splice(33..33, chunk);
+                }
+            }
+            let renditions = process(&tagged, format, limits).unwrap_or_else(|e| panic!("{e}"));
+            let original = &renditions[0];
+            assert_eq!(original.variant, Variant::Original);
+            assert!(
+                !original.bytes.windows(3).any(|w| w == b"GPS"),
+                "{format:?}: the metadata is gone"
+            );
+            let stored = image::load_from_memory_with_format(&original.bytes, format)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let given = image::load_from_memory_with_format(&input, format)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                stored.to_rgba8(),
+                given.to_rgba8(),
+                "{format:?}: not one pixel changed"
+            );
+        }
     }
 
     /// The JPEG original `process` makes of a (lossless) input's pixels.
