@@ -1,5 +1,7 @@
 //! A lean gRPC load generator: raw HTTP/2 streams (the `h2` crate) posting
 //! prebuilt frames, on one thread of its own with a single-threaded runtime.
+//! A call's body is one message (unary calls) or several (client-streaming
+//! calls such as UploadFile, whose shared chunk frames are sent without a copy).
 //!
 //! The bench's tonic client shares the process and the two cores with the
 //! server and costs about as much CPU per call as the server does, so a
@@ -26,25 +28,64 @@ use crate::{
     report::Row,
 };
 
-/// The request a call posts: its path and the frame of call `n`.
+/// The request a call posts: its path, the `authorization` header and the
+/// frames of call `n`, and at most how many calls a throughput run makes.
 pub struct LeanCall {
     pub path: &'static str,
-    pub token: String,
-    pub frame: Arc<dyn Fn(u64) -> Bytes + Send + Sync>,
+    authorization: Arc<dyn Fn(u64) -> HeaderValue + Send + Sync>,
+    frames: Arc<dyn Fn(u64) -> Vec<Bytes> + Send + Sync>,
+    cap: u64,
 }
 
 impl LeanCall {
+    /// A unary call of `message(n)` with one bearer token.
     pub fn new<M: prost::Message>(
         path: &'static str,
         token: &str,
         message: impl Fn(u64) -> M + Send + Sync + 'static,
     ) -> Self {
+        Self::streaming(path, token, move |n| {
+            vec![Bytes::from(h2load::frame(&message(n)))]
+        })
+    }
+
+    /// A call whose body is the gRPC frames `frames(n)` (a client stream).
+    pub fn streaming(
+        path: &'static str,
+        token: &str,
+        frames: impl Fn(u64) -> Vec<Bytes> + Send + Sync + 'static,
+    ) -> Self {
+        let authorization = bearer(token);
         Self {
             path,
-            token: token.to_owned(),
-            frame: Arc::new(move |n| Bytes::from(h2load::frame(&message(n)))),
+            authorization: Arc::new(move |_| authorization.clone()),
+            frames: Arc::new(frames),
+            cap: u64::MAX,
         }
     }
+
+    /// A unary call whose token varies too: `call(n)` is (token, message),
+    /// e.g. each user setting their own presence.
+    pub fn per_caller<M: prost::Message>(
+        path: &'static str,
+        tokens: Vec<String>,
+        call: impl Fn(u64) -> (usize, M) + Send + Sync + 'static,
+    ) -> Self {
+        let headers: Vec<HeaderValue> = tokens.iter().map(|t| bearer(t)).collect();
+        let call = Arc::new(call);
+        let pick = call.clone();
+        Self {
+            path,
+            authorization: Arc::new(move |n| headers[pick(n).0 % headers.len()].clone()),
+            frames: Arc::new(move |n| vec![Bytes::from(h2load::frame(&call(n).1))]),
+            cap: u64::MAX,
+        }
+    }
+}
+
+fn bearer(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("Bearer {token}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"))
 }
 
 /// A run's figures and the generator's CPU time over its wall time (cores).
@@ -81,7 +122,8 @@ pub async fn measure(address: &str, call: LeanCall, shape: LoadShape) -> anyhow:
 
 /// Unloaded latency (one call at a time, `shape.unloaded_requests` calls),
 /// then throughput (`shape.in_flight` calls over `shape.connections`
-/// connections for `shape.duration`), after a warm-up.
+/// connections for `shape.duration`), after a warm-up. Either shape is
+/// skipped when its count is 0.
 pub fn run(address: &str, call: LeanCall, shape: LoadShape) -> anyhow::Result<LeanRun> {
     let address = address.trim_start_matches("http://").to_owned();
     let thread = std::thread::Builder::new()
@@ -110,7 +152,9 @@ async fn drive(address: &str, call: LeanCall, shape: LoadShape) -> anyhow::Resul
         let authority = authority.clone();
         async move { post(sender, &authority, &call, n).await }
     };
-    for n in 0..200 {
+    // Warm-up (connections, caches, the pool), in proportion to large calls.
+    let warm_up = (shape.unloaded_requests as u64 / 10).clamp(10, 200);
+    for n in 0..warm_up {
         one(0, u64::MAX - n).await?;
     }
     let mut hist = histogram();
@@ -128,6 +172,7 @@ async fn drive(address: &str, call: LeanCall, shape: LoadShape) -> anyhow::Resul
     let cpu_before = thread_cpu();
     let deadline = Instant::now() + shape.duration;
     let errors = Arc::new(AtomicU64::new(0));
+    let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
     for worker in 0..shape.in_flight {
@@ -135,10 +180,12 @@ async fn drive(address: &str, call: LeanCall, shape: LoadShape) -> anyhow::Resul
         let call = call.clone();
         let authority = authority.clone();
         let errors = errors.clone();
+        let issued = issued.clone();
         workers.push(tokio::spawn(async move {
             let mut hist = histogram();
-            let mut n = worker as u64 * 1_000_003;
-            while Instant::now() < deadline {
+            // Apart from the unloaded calls' inputs (0, 1, …) and each other's.
+            let mut n = (worker as u64 + 1) * 1_000_003;
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < call.cap {
                 let start = Instant::now();
                 match post(sender.clone(), &authority, &call, n).await {
                     Ok(()) => {
@@ -196,13 +243,16 @@ async fn post(sender: Sender, authority: &str, call: &LeanCall, n: u64) -> anyho
     let request = Request::post(format!("http://{authority}{}", call.path))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
-        .header(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {}", call.token))?,
-        )
+        .header("authorization", (call.authorization)(n))
         .body(())?;
     let (response, mut stream) = sender.send_request(request, false)?;
-    stream.send_data((call.frame)(n), true)?;
+    let frames = (call.frames)(n);
+    let last = frames.len().saturating_sub(1);
+    // Queued whole: h2 sends each as the peer's window opens, and the frames
+    // are shared buffers, so queueing copies nothing.
+    for (i, frame) in frames.into_iter().enumerate() {
+        stream.send_data(frame, i == last)?;
+    }
     let response = response.await?;
     let (head, mut body) = response.into_parts();
     if let Some(status) = head.headers.get("grpc-status") {

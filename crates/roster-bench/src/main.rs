@@ -14,8 +14,9 @@
 //! * `replicas`: how long a change made on one replica takes to reach the other
 //!   replica's event stream (two suites on one PostgreSQL database), next to it
 //!   reaching a stream of the replica that made it;
-//! * `presence`: 1 000 users changing presence at once, next to the same change
-//!   written one transaction each in raw SQL, and the delay until a watcher sees it;
+//! * `writes`: SetPresence (1 000 users at once, and the delay until a watcher
+//!   sees a change), UpdateUser, CreateUser and GrantRole, each next to the
+//!   same change written one transaction each in raw SQL;
 //! * `memory`: the idle RSS of `roster serve` (SQLite), all in one and each
 //!   service alone, beside its target.
 //!
@@ -32,12 +33,12 @@ mod local;
 mod measure;
 mod memory;
 mod moderation;
-mod presence;
 mod replicas;
 mod report;
 mod roles;
 mod row;
 mod users;
+mod writes;
 
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ enum Suite {
     Gateway,
     Moderation,
     Replicas,
-    Presence,
+    Writes,
     Memory,
     All,
     /// No suite (with `--readme`: only rewrite the README's table).
@@ -133,9 +134,9 @@ async fn main() -> anyhow::Result<()> {
         let rows = replicas::run(&args).await?;
         report::print_and_save("replicas", &rows)?;
     }
-    if all || args.suite == Suite::Presence {
-        let rows = presence::run(&args).await?;
-        report::print_and_save("presence", &rows)?;
+    if all || args.suite == Suite::Writes {
+        let rows = writes::run(&args).await?;
+        report::print_and_save("writes", &rows)?;
     }
     if all || args.suite == Suite::Memory {
         let rows = memory::run().await?;

@@ -120,6 +120,17 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// become visible in commit order, so a reader following the sequence never
 /// skips an event that commits late. SQLite has a single writer already.
 ///
+/// The transaction then commits asynchronously, so the lock is released as
+/// soon as the commit is written rather than after the disk flush: commit it,
+/// then wait for [`crate::durability::Durability`] before answering (see there
+/// why and how that is as durable as a synchronous commit).
+///
+/// Waiting for the lock is queued in this process first ([`enter_lock_queue`]):
+/// only one transaction per outbox and process waits inside PostgreSQL at a
+/// time. Many backends waiting on one lock would each be woken and put back to
+/// sleep as it passes from one to the next, which on a small machine costs
+/// more than the appends themselves.
+///
 /// On PostgreSQL it also queues a notification on the outbox's channel
 /// ([`crate::wake::outbox_channel`]): PostgreSQL delivers it when (and only
 /// if) the transaction commits, so other replicas listening
@@ -131,14 +142,55 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// ([`crate::idempotency::mark_applied`]), atomically with the change.
 pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
     crate::idempotency::mark_applied(txn).await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let channel = crate::wake::outbox_channel(key);
-        txn.execute_unprepared(&format!(
-            "SELECT pg_advisory_xact_lock({key}), pg_notify('{channel}', '')"
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let channel = crate::wake::outbox_channel(key);
+    // Also true when this transaction holds the lock already.
+    let locked = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT set_config('synchronous_commit', 'off', true), pg_notify('{channel}', ''), \
+                 pg_try_advisory_xact_lock({key}) AS locked"
+            ),
         ))
-        .await?;
+        .await?
+        .map(|row| row.try_get::<bool>("", "locked"))
+        .transpose()?
+        .unwrap_or(false);
+    if !locked {
+        let _turn = enter_lock_queue(key).await;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
+            .await?;
     }
     Ok(())
+}
+
+/// How long a transaction waits for its turn to wait for an outbox lock
+/// before it waits inside PostgreSQL regardless. The queue is invisible to
+/// PostgreSQL's deadlock detector: should a lock holder ever wait for a row
+/// that a queued transaction holds, the queued one joins the lock's waiters
+/// after this long and the detector sees the whole cycle.
+const LOCK_QUEUE_PATIENCE: Duration = Duration::from_millis(50);
+
+/// The turn to wait for the outbox lock `key` inside PostgreSQL (held until
+/// the lock is granted), or `None` once [`LOCK_QUEUE_PATIENCE`] has passed.
+async fn enter_lock_queue(key: i64) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    static QUEUES: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Semaphore>>>,
+    > = std::sync::OnceLock::new();
+    let queue = QUEUES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)))
+        .clone();
+    tokio::time::timeout(LOCK_QUEUE_PATIENCE, queue.acquire_owned())
+        .await
+        .ok()?
+        .ok()
 }
 
 /// The oldest sequence number of an event log (`seq` is its primary key);

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod durability;
 pub mod error;
 pub mod events;
 pub mod idempotency;

@@ -2,7 +2,9 @@
 //! (by age and count) and a watch resuming from a pruned cursor is refused
 //! OUT_OF_RANGE / CURSOR_EXPIRED rather than skipping events; stored objects
 //! without a file row are swept after a grace period; SQLite serialises
-//! concurrent writers instead of failing them with SQLITE_BUSY.
+//! concurrent writers instead of failing them with SQLITE_BUSY; on
+//! PostgreSQL, outbox appends commit asynchronously yet are on disk before
+//! their callers hear of them, and concurrent appends stream without gaps.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -660,6 +662,97 @@ async fn concurrent_grants_and_updates_all_succeed(backend: Backend) {
         assert_eq!(user.display_name, format!("Busy {}", person.id));
     }
     assert_eq!(members, people.len());
+
+    // The user stream holds each change once, in an unbroken sequence, though
+    // the writers raced for the outbox.
+    let mut watch = ok(users
+        .clone()
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await)
+    .into_inner();
+    let mut cursors = Vec::new();
+    let mut renamed = std::collections::BTreeSet::new();
+    while renamed.len() < people.len() {
+        let event = ok(ok(tokio::time::timeout(
+            Duration::from_secs(30),
+            watch.message(),
+        )
+        .await))
+        .unwrap_or_else(|| panic!("the stream ended after {} renames", renamed.len()));
+        let meta = event.meta.clone().unwrap_or_default();
+        cursors.push(ok(meta.cursor.parse::<i64>()));
+        if event.kind == pb::UserEventKind::Updated as i32 {
+            let user = event.user.unwrap_or_default();
+            assert!(renamed.insert(user.id), "user {} renamed twice", user.id);
+        }
+    }
+    assert!(
+        cursors.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "cursors with gaps or out of order: {cursors:?}"
+    );
+}
+
+/// An outbox append commits asynchronously, so the outbox lock is not held
+/// through the disk flush; `Durability::wait` then flushes the WAL past it.
+#[tokio::test]
+async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
+    use roster_kit::durability::Durability;
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    let database = TestDatabase::postgres().await;
+    let db = ok(roster_kit::db::connect(&database.url).await);
+    ok(db
+        .execute_unprepared("CREATE TABLE appended (n bigint)")
+        .await);
+    let durability = Durability::new(&db);
+    let lsn = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = ok(db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await)
+            .unwrap_or_else(|| panic!("{sql} answered nothing"));
+            ok(row.try_get_by_index::<String>(0))
+        }
+    };
+    let lag = |sql: String| {
+        let db = db.clone();
+        async move {
+            let row = ok(db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await)
+            .unwrap_or_else(|| panic!("no answer"));
+            ok(row.try_get_by_index::<bool>(0))
+        }
+    };
+    for n in 0..20 {
+        let txn = ok(db.begin().await);
+        ok(roster_kit::db::lock_outbox(&txn, 0x7465_7374).await);
+        let setting = ok(txn
+            .query_one_raw(Statement::from_string(
+                txn.get_database_backend(),
+                "SHOW synchronous_commit",
+            ))
+            .await)
+        .map(|row| ok(row.try_get_by_index::<String>(0)));
+        assert_eq!(setting.as_deref(), Some("off"));
+        ok(txn
+            .execute_unprepared(&format!("INSERT INTO appended VALUES ({n})"))
+            .await);
+        ok(txn.commit().await);
+        let written = lsn("SELECT pg_current_wal_insert_lsn()::text").await;
+        ok(durability.wait().await);
+        assert!(
+            lag(format!(
+                "SELECT pg_current_wal_flush_lsn() >= '{written}'::pg_lsn"
+            ))
+            .await,
+            "append {n} not flushed after the wait"
+        );
+    }
+    // Outside an appending transaction commits stay synchronous.
+    let setting = lsn("SHOW synchronous_commit").await;
+    assert_eq!(setting, "on");
 }
 
 /// Every service of every replica has its own PostgreSQL pool: the setting

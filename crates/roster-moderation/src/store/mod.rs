@@ -16,7 +16,7 @@ mod flags;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use roster_kit::{Error, Result};
+use roster_kit::{Error, Result, durability::Durability};
 use roster_migrations::ModerationMigrator;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, DatabaseTransaction, Set,
@@ -32,12 +32,16 @@ const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0004;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Makes writes durable after their (asynchronous) commit, and outbox
+    /// reads durable before they are handed on.
+    durability: Durability,
     changes: Arc<Notify>,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
+            durability: Durability::new(&db),
             db,
             changes: Arc::new(Notify::new()),
         }
@@ -73,13 +77,15 @@ impl Store {
         Ok(txn)
     }
 
-    /// Commits, waking the event streams when `appended` events.
+    /// Commits a transaction opened by [`Store::begin_write`], waking the
+    /// event streams when `appended` events, and returns once it is durable
+    /// (it committed asynchronously: see `roster_kit::db::lock_outbox`).
     async fn commit(&self, txn: DatabaseTransaction, appended: bool) -> Result<()> {
         txn.commit().await?;
         if appended {
             self.changes.notify_waiters();
         }
-        Ok(())
+        self.durability.wait().await
     }
 }
 

@@ -8,22 +8,35 @@ mod grants;
 mod outbox;
 mod roles;
 
-use roster_kit::Error;
+use roster_kit::{Error, durability::Durability};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend};
 
 /// The role service's tables on SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Makes appends durable after their (asynchronous) commit, and outbox
+    /// reads durable before they are handed on.
+    durability: Durability,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            durability: Durability::new(&db),
+            db,
+        }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Commits a transaction that appended to the outbox and returns once the
+    /// change is durable.
+    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
+        txn.commit().await?;
+        self.durability.wait().await
     }
 }
 

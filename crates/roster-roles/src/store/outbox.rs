@@ -127,6 +127,10 @@ impl EventRepository for Store {
                 db::oldest_seq::<role_event::Entity>(&self.db, role_event::Column::Seq).await?;
             events::ensure_kept(seq, oldest)?;
         }
+        if !events.is_empty() {
+            // Handed on only once durable (see `roster_kit::durability`).
+            self.durability.wait().await?;
+        }
         Ok(events)
     }
 

@@ -178,8 +178,9 @@ impl UserEventLog for UserStore {
     }
 
     /// Streams call it before delivering, so a consumer that reacts to an event
-    /// by reading the user from this replica reads the change. OUT_OF_RANGE /
-    /// CURSOR_EXPIRED when the events right after `after` were pruned.
+    /// by reading the user from this replica reads the change; the events
+    /// returned are durable. OUT_OF_RANGE / CURSOR_EXPIRED when the events right
+    /// after `after` were pruned.
     async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
         let events = user_event::Entity::find()
             .filter(user_event::Column::Seq.gt(after))
@@ -194,6 +195,9 @@ impl UserEventLog for UserStore {
             let oldest =
                 db::oldest_seq::<user_event::Entity>(&self.db, user_event::Column::Seq).await?;
             events::ensure_kept(after, oldest)?;
+        }
+        if !events.is_empty() {
+            self.durability.wait().await?;
         }
         self.reflect(after, events.iter().map(|e| (e.sequence, e.user.id)));
         Ok(events)

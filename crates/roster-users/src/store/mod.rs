@@ -16,7 +16,7 @@ mod users;
 
 use std::sync::Arc;
 
-use roster_kit::{Error, cache::Cache};
+use roster_kit::{Error, cache::Cache, durability::Durability};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::Notify;
 
@@ -30,6 +30,9 @@ const CACHED_USERS: usize = 100_000;
 #[derive(Clone)]
 pub struct UserStore {
     db: DatabaseConnection,
+    /// Makes appends durable after their (asynchronous) commit, and outbox
+    /// reads durable before they are handed on.
+    durability: Durability,
     committed: Arc<Notify>,
     /// Users by id. Changes made here invalidate their entry when they commit;
     /// changes made by other replicas are invalidated by `follow_remote_changes`.
@@ -56,6 +59,7 @@ impl UserStore {
         let cache = Arc::new(Cache::new("users", CACHED_USERS));
         Self {
             loader: Arc::new(loader::UserLoader::start(db.clone(), cache.clone())),
+            durability: Durability::new(&db),
             db,
             collation,
             committed: Arc::new(Notify::new()),
@@ -71,9 +75,11 @@ impl UserStore {
         &self.db
     }
 
+    /// Commits a transaction that appended to the outbox, wakes the event
+    /// streams, and returns once the change is durable.
     async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
         txn.commit().await?;
         self.committed.notify_waiters();
-        Ok(())
+        self.durability.wait().await
     }
 }
