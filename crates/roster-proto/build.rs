@@ -25,6 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     tonic_prost_build::configure()
+        // File content as shared buffers: decoded without a copy, and passed
+        // to storage (or the network) as it arrived.
+        .bytes(".roster.v1.UploadFileRequest.chunk")
+        .bytes(".roster.v1.DownloadFileResponse.chunk")
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;

@@ -22,21 +22,19 @@ use image::{
     codecs::{jpeg::JpegEncoder, png::PngEncoder},
 };
 use roster_files::{
-    FilesSettings, StorageBackend, StorageSettings, client,
+    FilesSettings, StorageBackend, StorageSettings,
     domain::avatar::{self, AvatarLimits},
 };
-use roster_kit::{auth::BearerToken, testing::TestDatabase};
-use roster_proto::v1::{self as pb, file_service_client::FileServiceClient};
-use tonic::{service::interceptor::InterceptedService, transport::Channel};
+use roster_kit::testing::TestDatabase;
+use roster_proto::v1 as pb;
 
 use crate::{
-    Args,
+    Args, h2load,
+    lean::{self, LeanCall},
     local::{self, TempDir},
     measure::{self, Call, Latency, LoadShape, Throughput, splitmix},
     report::Row,
 };
-
-type Client = FileServiceClient<InterceptedService<Channel, BearerToken>>;
 
 const MIB: usize = 1024 * 1024;
 /// Upload message size: the size the proto recommends.
@@ -74,49 +72,70 @@ fn content(len: usize) -> bytes::Bytes {
     bytes::Bytes::from(out)
 }
 
-/// One UploadFile of `content` as an attachment, through the public upload helper.
-struct Upload {
-    lanes: Vec<Client>,
-    content: bytes::Bytes,
-}
-
-impl Call for Upload {
-    async fn call(&self, lane: usize, n: u64) -> Result<(), String> {
-        let mut client = self.lanes[lane % self.lanes.len()].clone();
-        let header = pb::UploadFileHeader {
-            name: format!("bench-{n}.bin"),
-            content_type: "application/octet-stream".into(),
-            size: self.content.len() as u64,
-            purpose: pb::FilePurpose::Attachment as i32,
-            owner_user_id: 1 + (n % 1000) as i64,
-            ..Default::default()
+/// UploadFile of `content` as an attachment, through the lean client: the
+/// chunk frames are encoded once and shared by every call, only the header
+/// (its name) is encoded per call.
+fn upload_call(token: &str, content: &[u8]) -> LeanCall {
+    let size = content.len();
+    let chunks: Arc<[bytes::Bytes]> = content
+        .chunks(CHUNK)
+        .map(|chunk| {
+            bytes::Bytes::from(h2load::frame(&pb::UploadFileRequest {
+                part: Some(pb::upload_file_request::Part::Chunk(chunk.to_vec().into())),
+            }))
+        })
+        .collect();
+    LeanCall::streaming("/roster.v1.FileService/UploadFile", token, move |n| {
+        let header = pb::UploadFileRequest {
+            part: Some(pb::upload_file_request::Part::Header(
+                pb::UploadFileHeader {
+                    name: format!("bench-{n}.bin"),
+                    content_type: "application/octet-stream".into(),
+                    size: size as u64,
+                    purpose: pb::FilePurpose::Attachment as i32,
+                    owner_user_id: 1 + (n % 1000) as i64,
+                    ..Default::default()
+                },
+            )),
         };
-        let file = client::upload(&mut client, header, &self.content, CHUNK)
-            .await
-            .map_err(|s| s.to_string())?;
-        if file.size == self.content.len() as i64 {
-            Ok(())
-        } else {
-            Err(format!(
-                "stored {} bytes of {}",
-                file.size,
-                self.content.len()
-            ))
-        }
-    }
+        let mut frames = Vec::with_capacity(chunks.len() + 1);
+        frames.push(bytes::Bytes::from(h2load::frame(&header)));
+        frames.extend(chunks.iter().cloned());
+        frames
+    })
 }
 
 /// The same bytes written straight to the same directory, as the local store writes them.
+/// With `hashed`, the bytes are also hashed with SHA-256 as they are written,
+/// as the file service does for every upload (`File.sha256`).
+#[derive(Clone)]
 struct DiskWrite {
     dir: PathBuf,
     content: bytes::Bytes,
+    hashed: bool,
 }
 
 impl Call for DiskWrite {
     async fn call(&self, _lane: usize, _n: u64) -> Result<(), String> {
-        write_like_local_store(&self.dir, self.content.clone())
-            .await
-            .map_err(|e| e.to_string())
+        let hashing = async {
+            if self.hashed {
+                let content = self.content.clone();
+                tokio::task::spawn_blocking(move || {
+                    use sha2::Digest;
+                    sha2::Sha256::digest(&content)
+                })
+                .await
+                .map(drop)
+                .map_err(std::io::Error::other)
+            } else {
+                Ok(())
+            }
+        };
+        let (written, hashed) = tokio::join!(
+            write_like_local_store(&self.dir, self.content.clone()),
+            hashing
+        );
+        written.and(hashed).map_err(|e| e.to_string())
     }
 }
 
@@ -199,12 +218,16 @@ struct SizeResult {
     label: String,
     bytes: usize,
     disk: (Latency, Throughput),
+    hashed_disk: Throughput,
     upload: (Latency, Throughput),
+    /// The lean client's CPU share during the throughput run.
+    client_cores: f64,
 }
 
 async fn measure_size(
     bytes: usize,
-    lanes: &[Client],
+    address: &str,
+    token: &str,
     storage: &Path,
     shape: LoadShape,
 ) -> anyhow::Result<SizeResult> {
@@ -215,10 +238,11 @@ async fn measure_size(
     let disk = DiskWrite {
         dir: storage.to_owned(),
         content: data.clone(),
+        hashed: false,
     };
-    let upload = Upload {
-        lanes: lanes.to_vec(),
-        content: data,
+    let hashed_disk = DiskWrite {
+        hashed: true,
+        ..disk.clone()
     };
 
     eprintln!("measuring disk writes of {label} (ceiling) …");
@@ -228,19 +252,40 @@ async fn measure_size(
     let disk = Arc::new(disk);
     let disk_run = measure::throughput_capped(disk, shape, cap).await;
     clear(storage)?;
-
-    eprintln!("measuring UploadFile of {label} …");
-    measure::unloaded(&upload, 10).await?;
-    let upload_latency = measure::unloaded(&upload, unloaded_requests).await?;
+    eprintln!("measuring disk writes of {label} with SHA-256 (ceiling) …");
+    let hashed_run = measure::throughput_capped(Arc::new(hashed_disk), shape, cap).await;
     clear(storage)?;
-    let upload_run = measure::throughput_capped(Arc::new(upload), shape, cap).await;
+
+    eprintln!("measuring UploadFile of {label} (lean client) …");
+    let unloaded = lean::measure(
+        address,
+        upload_call(token, &data),
+        LoadShape {
+            unloaded_requests,
+            in_flight: 0,
+            ..shape
+        },
+    )
+    .await?;
+    clear(storage)?;
+    let loaded = lean::measure(
+        address,
+        upload_call(token, &data).capped(cap),
+        LoadShape {
+            unloaded_requests: 0,
+            ..shape
+        },
+    )
+    .await?;
     clear(storage)?;
 
     Ok(SizeResult {
         label,
         bytes,
         disk: (disk_latency, disk_run),
-        upload: (upload_latency, upload_run),
+        hashed_disk: hashed_run,
+        upload: (unloaded.latency, loaded.throughput),
+        client_cores: loaded.client_cores,
     })
 }
 
@@ -356,13 +401,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let address = suite.address.clone();
 
     let admin = keys.issue_admin("bench", Duration::from_secs(3600))?.token;
-    let bearer = BearerToken::new(&admin)?;
     let connections = args.uploaders.min(args.connections).max(1);
-    let mut lanes = Vec::new();
-    for _ in 0..connections {
-        let channel = Channel::from_shared(address.clone())?.connect().await?;
-        lanes.push(FileServiceClient::with_interceptor(channel, bearer.clone()));
-    }
     let shape = LoadShape {
         unloaded_requests: args.unloaded,
         in_flight: args.uploaders,
@@ -372,7 +411,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
 
     let mut rows = Vec::new();
     for bytes in [MIB, 10 * MIB] {
-        let r = measure_size(bytes, &lanes, &storage, shape).await?;
+        let r = measure_size(bytes, &address, &admin, &storage, shape).await?;
         let disk_what = format!("disk write {} (ceiling)", r.label);
         let upload_what = format!("UploadFile {}", r.label);
         let disk_ceiling = format!("disk write {}", r.label);
@@ -407,10 +446,26 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         rows.push(
             rate_row(&upload_what, r.bytes, upload_run, &disk_ceiling, disk_run).with_note(
                 format!(
-                    "{} over {connections} connections",
-                    run_note(upload_run, "uploaders")
+                    "{} over {connections} connections; lean client, {:.2} cores",
+                    run_note(upload_run, "uploaders"),
+                    r.client_cores
                 ),
             ),
+        );
+        let hashed = format!("disk write + SHA-256 {}", r.label);
+        rows.push(
+            rate_row(
+                &format!("{hashed} (ceiling)"),
+                r.bytes,
+                &r.hashed_disk,
+                &disk_ceiling,
+                disk_run,
+            )
+            .with_note("the same writes, each also hashed with SHA-256 (File.sha256)"),
+        );
+        rows.push(
+            rate_row(&upload_what, r.bytes, upload_run, &hashed, &r.hashed_disk)
+                .with_note("beside the writes that also hash, as the service must"),
         );
     }
     rows.extend(measure_avatars().await?);

@@ -81,6 +81,12 @@ impl LeanCall {
             cap: u64::MAX,
         }
     }
+
+    /// Ends a throughput run once `calls` have started (bounds what it writes).
+    pub fn capped(mut self, calls: u64) -> Self {
+        self.cap = calls;
+        self
+    }
 }
 
 fn bearer(token: &str) -> HeaderValue {

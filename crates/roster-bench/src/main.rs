@@ -139,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
         report::print_and_save("writes", &rows)?;
     }
     if all || args.suite == Suite::Memory {
-        let rows = memory::run().await?;
+        let rows = memory::run(args.shape()).await?;
         report::print_and_save("memory", &rows)?;
     }
     if args.readme {

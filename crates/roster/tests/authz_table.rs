@@ -312,7 +312,7 @@ impl World {
                 )),
             },
             pb::UploadFileRequest {
-                part: Some(pb::upload_file_request::Part::Chunk(bytes)),
+                part: Some(pb::upload_file_request::Part::Chunk(bytes.into())),
             },
         ];
         self.files(caller)

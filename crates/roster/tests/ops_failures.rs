@@ -130,7 +130,9 @@ async fn an_upload_whose_client_goes_silent_ends_deadline_exceeded_and_stores_no
             ..Default::default()
         })))
         .await);
-    ok(parts.send(upload(Part::Chunk(vec![7u8; 64 * 1024]))).await);
+    ok(parts
+        .send(upload(Part::Chunk(vec![7u8; 64 * 1024].into())))
+        .await);
     let mut files = FileServiceClient::with_interceptor(app.channel().await, app.session(&jane));
     let answer = files
         .upload_file(tokio_stream::wrappers::ReceiverStream::new(receiver))

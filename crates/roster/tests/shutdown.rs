@@ -146,7 +146,7 @@ async fn sigterm_drains_streams_answers_calls_in_flight_and_exits_zero() {
         .await);
     ok(parts
         .send(upload_part(pb::upload_file_request::Part::Chunk(
-            content[..64 * 1024].to_vec(),
+            content[..64 * 1024].to_vec().into(),
         )))
         .await);
     let mut files = FileServiceClient::with_interceptor(channel.clone(), bearer);
@@ -180,7 +180,7 @@ async fn sigterm_drains_streams_answers_calls_in_flight_and_exits_zero() {
     // …and the call in flight still completes.
     ok(parts
         .send(upload_part(pb::upload_file_request::Part::Chunk(
-            content[64 * 1024..].to_vec(),
+            content[64 * 1024..].to_vec().into(),
         )))
         .await);
     drop(parts);

@@ -152,7 +152,7 @@ fn content_chunk(message: Result<UploadFileRequest, Status>) -> Option<Result<By
                 format!("at most {MAX_UPLOAD_CHUNK} bytes per message"),
             ))
         } else {
-            Ok(Bytes::from(chunk))
+            Ok(chunk)
         }),
         Ok(UploadFileRequest {
             part: Some(upload_file_request::Part::Header(_)),
@@ -355,7 +355,7 @@ impl Views {
         let chunks = download.bytes.map(|chunk| {
             chunk
                 .map(|bytes| DownloadFileResponse {
-                    part: Some(download_file_response::Part::Chunk(bytes.to_vec())),
+                    part: Some(download_file_response::Part::Chunk(bytes)),
                 })
                 .map_err(Status::from)
         });
@@ -410,7 +410,7 @@ mod tests {
     fn chunks_are_bounded_per_message() {
         let chunk = |len: usize| {
             content_chunk(Ok(UploadFileRequest {
-                part: Some(upload_file_request::Part::Chunk(vec![0; len])),
+                part: Some(upload_file_request::Part::Chunk(vec![0; len].into())),
             }))
         };
         assert!(matches!(chunk(MAX_UPLOAD_CHUNK), Some(Ok(b)) if b.len() == MAX_UPLOAD_CHUNK));

@@ -1,6 +1,7 @@
 //! The client side of UploadFile: a byte buffer sent in chunks after its
 //! header. Used by the tests and the benchmarks (as `roster_files::client`).
 
+use bytes::Bytes;
 use roster_proto::v1::{
     File, UploadFileHeader, UploadFileRequest, file_service_client::FileServiceClient,
     upload_file_request,
@@ -20,7 +21,9 @@ pub fn upload_messages(
         content
             .chunks(chunk_size.max(1))
             .map(|chunk| UploadFileRequest {
-                part: Some(upload_file_request::Part::Chunk(chunk.to_vec())),
+                part: Some(upload_file_request::Part::Chunk(Bytes::copy_from_slice(
+                    chunk,
+                ))),
             }),
     );
     messages

@@ -13,7 +13,6 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use roster_proto::v1 as pb;
 use serde::Deserialize;
@@ -126,7 +125,7 @@ fn body(stream: tonic::Streaming<pb::DownloadFileResponse>, skip: u64, take: u64
                 let bytes = match stream.message().await {
                     Ok(Some(pb::DownloadFileResponse {
                         part: Some(pb::download_file_response::Part::Chunk(chunk)),
-                    })) => Bytes::from(chunk),
+                    })) => chunk,
                     // Nothing else follows the info message.
                     Ok(Some(_)) | Ok(None) => return None,
                     Err(status) => {

@@ -126,7 +126,7 @@ where
         })
         .filter(|bytes| std::future::ready(!bytes.is_empty()))
         .map(|bytes| pb::UploadFileRequest {
-            part: Some(Part::Chunk(bytes.to_vec())),
+            part: Some(Part::Chunk(bytes)),
         });
     let response = app
         .files()
