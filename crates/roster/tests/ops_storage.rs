@@ -705,26 +705,6 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
         .execute_unprepared("CREATE TABLE appended (n bigint)")
         .await);
     let durability = Durability::new(&db);
-    let lsn = |sql: &'static str| {
-        let db = db.clone();
-        async move {
-            let row = ok(db
-                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-                .await)
-            .unwrap_or_else(|| panic!("{sql} answered nothing"));
-            ok(row.try_get_by_index::<String>(0))
-        }
-    };
-    let lag = |sql: String| {
-        let db = db.clone();
-        async move {
-            let row = ok(db
-                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-                .await)
-            .unwrap_or_else(|| panic!("no answer"));
-            ok(row.try_get_by_index::<bool>(0))
-        }
-    };
     for n in 0..20 {
         let txn = ok(db.begin().await);
         ok(roster_kit::db::lock_outbox(&txn, 0x7465_7374).await);
@@ -740,19 +720,28 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
             .execute_unprepared(&format!("INSERT INTO appended VALUES ({n})"))
             .await);
         ok(txn.commit().await);
-        let written = lsn("SELECT pg_current_wal_insert_lsn()::text").await;
+        let written: String = scalar(&db, "SELECT pg_current_wal_insert_lsn()::text").await;
         ok(durability.wait().await);
-        assert!(
-            lag(format!(
-                "SELECT pg_current_wal_flush_lsn() >= '{written}'::pg_lsn"
-            ))
-            .await,
-            "append {n} not flushed after the wait"
-        );
+        let flushed: bool = scalar(
+            &db,
+            &format!("SELECT pg_current_wal_flush_lsn() >= '{written}'::pg_lsn"),
+        )
+        .await;
+        assert!(flushed, "append {n} not flushed after the wait");
     }
     // Outside an appending transaction commits stay synchronous.
-    let setting = lsn("SHOW synchronous_commit").await;
+    let setting: String = scalar(&db, "SHOW synchronous_commit").await;
     assert_eq!(setting, "on");
+}
+
+/// The one value `sql` answers.
+async fn scalar<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = ok(db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await)
+    .unwrap_or_else(|| panic!("{sql} answered nothing"));
+    ok(row.try_get_by_index::<T>(0))
 }
 
 /// Every service of every replica has its own PostgreSQL pool: the setting
