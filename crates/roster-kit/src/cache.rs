@@ -5,31 +5,33 @@
 //! database *before* a change commits must not be cached *after* that change
 //! invalidated it. Every invalidation bumps an epoch; a loader notes the epoch
 //! before reading and its value is kept only if no invalidation happened since.
+//! The entries themselves live in `hashlink`'s LRU map.
 
-use std::{borrow::Borrow, collections::HashMap, hash::Hash, sync::Mutex};
+use std::{borrow::Borrow, hash::Hash, sync::Mutex};
+
+use hashlink::LruCache;
 
 pub struct Cache<K, V> {
     inner: Mutex<Inner<K, V>>,
-    capacity: usize,
     /// Its `cache` label in the hit/miss metric.
     name: &'static str,
 }
 
 struct Inner<K, V> {
-    entries: HashMap<K, V>,
+    entries: LruCache<K, V>,
     epoch: u64,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
-    /// Holds at most `capacity` entries; when full, an arbitrary tenth of them
-    /// makes room (cheap, and hot entries that leave come back on their next read).
+    /// Holds at most `capacity` entries; when full, the least recently read
+    /// one makes room, so a hot set that fits stays while colder reads pass
+    /// through.
     pub fn new(name: &'static str, capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner {
-                entries: HashMap::new(),
+                entries: LruCache::new(capacity.max(1)),
                 epoch: 0,
             }),
-            capacity,
             name,
         }
     }
@@ -66,7 +68,6 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         if inner.epoch != epoch || inner.entries.contains_key(&key) {
             return;
         }
-        self.make_room(&mut inner);
         inner.entries.insert(key, value);
     }
 
@@ -82,25 +83,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
             inner.entries.remove(&key);
             return;
         }
-        if !inner.entries.contains_key(&key) {
-            self.make_room(&mut inner);
-        }
         inner.entries.insert(key, value);
-    }
-
-    fn make_room(&self, inner: &mut Inner<K, V>) {
-        if inner.entries.len() < self.capacity {
-            return;
-        }
-        let evicted: Vec<K> = inner
-            .entries
-            .keys()
-            .take((self.capacity / 10).max(1))
-            .cloned()
-            .collect();
-        for key in &evicted {
-            inner.entries.remove(key);
-        }
     }
 
     pub fn invalidate(&self, key: &K) {
@@ -119,6 +102,23 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hot_set_that_fits_stays_while_colder_entries_pass_through() {
+        let cache = Cache::new("test", 10);
+        for hot in 0..5 {
+            cache.insert(hot, hot, cache.epoch());
+        }
+        for cold in 100..1000 {
+            for hot in 0..5 {
+                assert_eq!(cache.get(&hot), Some(hot), "hot entry {hot} was evicted");
+            }
+            cache.insert(cold, cold, cache.epoch());
+        }
+        // The least recently read of the cold ones made room for the next.
+        assert_eq!(cache.get(&100), None);
+        assert_eq!(cache.get(&999), Some(999));
+    }
 
     #[test]
     fn a_load_that_raced_an_invalidation_is_not_cached() {
@@ -158,8 +158,8 @@ mod tests {
             let epoch = cache.epoch();
             cache.insert(key, key, epoch);
         }
-        let kept = (0..21).filter(|key| cache.get(key).is_some()).count();
-        assert_eq!(kept, 19, "two of the twenty made room for the newest");
-        assert_eq!(cache.get(&20), Some(20));
+        assert_eq!(cache.get(&0), None, "the oldest made room for the newest");
+        let kept = (1..21).filter(|key| cache.get(key).is_some()).count();
+        assert_eq!(kept, 20);
     }
 }
