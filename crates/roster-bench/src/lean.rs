@@ -28,12 +28,11 @@ use crate::{
     report::Row,
 };
 
-/// The request a call posts: its path, the `authorization` header and the
-/// frames of call `n`, and at most how many calls a throughput run makes.
+/// The request a call posts: its path, then for call `n` its `authorization`
+/// header and frames, and at most how many calls a throughput run makes.
 pub struct LeanCall {
     pub path: &'static str,
-    authorization: Arc<dyn Fn(u64) -> HeaderValue + Send + Sync>,
-    frames: Arc<dyn Fn(u64) -> Vec<Bytes> + Send + Sync>,
+    request: Arc<dyn Fn(u64) -> (HeaderValue, Vec<Bytes>) + Send + Sync>,
     cap: u64,
 }
 
@@ -56,28 +55,33 @@ impl LeanCall {
         frames: impl Fn(u64) -> Vec<Bytes> + Send + Sync + 'static,
     ) -> Self {
         let authorization = bearer(token);
-        Self {
-            path,
-            authorization: Arc::new(move |_| authorization.clone()),
-            frames: Arc::new(frames),
-            cap: u64::MAX,
-        }
+        Self::with(path, move |n| (authorization.clone(), frames(n)))
     }
 
-    /// A unary call whose token varies too: `call(n)` is (token, message),
-    /// e.g. each user setting their own presence.
+    /// A unary call whose token varies too: `call(n)` is (which of `tokens`,
+    /// message), e.g. each user setting their own presence.
     pub fn per_caller<M: prost::Message>(
         path: &'static str,
         tokens: Vec<String>,
         call: impl Fn(u64) -> (usize, M) + Send + Sync + 'static,
     ) -> Self {
         let headers: Vec<HeaderValue> = tokens.iter().map(|t| bearer(t)).collect();
-        let call = Arc::new(call);
-        let pick = call.clone();
+        Self::with(path, move |n| {
+            let (caller, message) = call(n);
+            (
+                headers[caller % headers.len()].clone(),
+                vec![Bytes::from(h2load::frame(&message))],
+            )
+        })
+    }
+
+    fn with(
+        path: &'static str,
+        request: impl Fn(u64) -> (HeaderValue, Vec<Bytes>) + Send + Sync + 'static,
+    ) -> Self {
         Self {
             path,
-            authorization: Arc::new(move |n| headers[pick(n).0 % headers.len()].clone()),
-            frames: Arc::new(move |n| vec![Bytes::from(h2load::frame(&call(n).1))]),
+            request: Arc::new(request),
             cap: u64::MAX,
         }
     }
@@ -246,13 +250,13 @@ async fn connect(address: &str) -> anyhow::Result<Sender> {
 /// One call: the request, the answer read to its end, its `grpc-status` 0.
 async fn post(sender: Sender, authority: &str, call: &LeanCall, n: u64) -> anyhow::Result<()> {
     let mut sender = sender.ready().await?;
+    let (authorization, frames) = (call.request)(n);
     let request = Request::post(format!("http://{authority}{}", call.path))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
-        .header("authorization", (call.authorization)(n))
+        .header("authorization", authorization)
         .body(())?;
     let (response, mut stream) = sender.send_request(request, false)?;
-    let frames = (call.frames)(n);
     let last = frames.len().saturating_sub(1);
     // Queued whole: h2 sends each as the peer's window opens, and the frames
     // are shared buffers, so queueing copies nothing.

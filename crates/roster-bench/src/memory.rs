@@ -110,7 +110,7 @@ async fn loaded_rss(
             ..Default::default()
         }
     });
-    lean::measure(
+    let created = lean::measure(
         &server.address,
         create,
         LoadShape {
@@ -120,6 +120,12 @@ async fn loaded_rss(
         },
     )
     .await?;
+    // The unloaded run stops early when slow: then ids past it would not exist.
+    anyhow::ensure!(
+        created.latency.requests == LOADED_USERS,
+        "created {} users of {LOADED_USERS}",
+        created.latency.requests
+    );
     let read = LeanCall::new("/roster.v1.UserService/GetUser", &token, |n| {
         pb::GetUserRequest {
             user: Some(pb::get_user_request::User::Id(

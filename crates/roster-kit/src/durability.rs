@@ -30,7 +30,7 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend};
 use tokio::sync::Mutex;
 
 use crate::error::Error;
@@ -64,6 +64,13 @@ impl Durability {
             })
         });
         Self { barrier }
+    }
+
+    /// Commits `txn` (one that appended to an outbox, so it commits
+    /// asynchronously) and returns once it is durable.
+    pub async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
+        txn.commit().await?;
+        self.wait().await
     }
 
     /// Returns once every transaction of this database that committed

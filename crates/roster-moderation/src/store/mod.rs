@@ -77,15 +77,16 @@ impl Store {
         Ok(txn)
     }
 
-    /// Commits a transaction opened by [`Store::begin_write`], waking the
-    /// event streams when `appended` events, and returns once it is durable
-    /// (it committed asynchronously: see `roster_kit::db::lock_outbox`).
+    /// Commits a transaction opened by [`Store::begin_write`] and returns
+    /// once it is durable (it committed asynchronously: see
+    /// `roster_kit::db::lock_outbox`), waking the event streams when
+    /// `appended` events.
     async fn commit(&self, txn: DatabaseTransaction, appended: bool) -> Result<()> {
-        txn.commit().await?;
+        self.durability.commit(txn).await?;
         if appended {
             self.changes.notify_waiters();
         }
-        self.durability.wait().await
+        Ok(())
     }
 }
 

@@ -134,7 +134,7 @@ impl GrantRepository for Store {
             now,
         )
         .await?;
-        self.commit(txn).await?;
+        self.durability.commit(txn).await?;
         Ok(GrantOutcome {
             grant,
             created,
@@ -169,7 +169,7 @@ impl GrantRepository for Store {
             now,
         )
         .await?;
-        self.commit(txn).await?;
+        self.durability.commit(txn).await?;
         Ok(Revoked { grant, event_seq })
     }
 
@@ -201,7 +201,7 @@ impl GrantRepository for Store {
             Some(seq) => seq,
             None => last_seq(&txn).await?,
         };
-        self.commit(txn).await?;
+        self.durability.commit(txn).await?;
         Ok(UserGrantsRevoked {
             revoked_count,
             event_seq,

@@ -31,13 +31,6 @@ impl Store {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
-
-    /// Commits a transaction that appended to the outbox and returns once the
-    /// change is durable.
-    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
-        txn.commit().await?;
-        self.durability.wait().await
-    }
 }
 
 /// A stored value that does not parse: a bug or a hand-edited row.

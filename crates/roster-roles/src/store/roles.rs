@@ -103,7 +103,7 @@ impl CustomRoleRepository for Store {
         };
         let role = role_from_row(row)?;
         append_event(&txn, &RoleEvent::RoleCreated { role: role.clone() }, now).await?;
-        self.commit(txn).await?;
+        self.durability.commit(txn).await?;
         Ok(role)
     }
 
@@ -153,7 +153,7 @@ impl CustomRoleRepository for Store {
             .ok_or_else(|| role_not_found(name))?;
         let role = role_from_row(row)?;
         append_event(&txn, &RoleEvent::RoleUpdated { role: role.clone() }, now).await?;
-        self.commit(txn).await?;
+        self.durability.commit(txn).await?;
         Ok(role)
     }
 
@@ -205,7 +205,7 @@ impl CustomRoleRepository for Store {
             now,
         )
         .await?;
-        self.commit(txn).await?;
+        self.durability.commit(txn).await?;
         Ok(RoleDeleted {
             revoked_grants,
             event_seq,

@@ -75,11 +75,11 @@ impl UserStore {
         &self.db
     }
 
-    /// Commits a transaction that appended to the outbox, wakes the event
-    /// streams, and returns once the change is durable.
+    /// Commits a transaction that appended to the outbox, returns once the
+    /// change is durable, and wakes the event streams.
     async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
-        txn.commit().await?;
+        self.durability.commit(txn).await?;
         self.committed.notify_waiters();
-        self.durability.wait().await
+        Ok(())
     }
 }
