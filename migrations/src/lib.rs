@@ -7,6 +7,7 @@ mod event_origin;
 pub mod files;
 mod idempotency;
 pub mod moderation;
+mod outbox_turn;
 pub mod roles;
 pub mod users;
 

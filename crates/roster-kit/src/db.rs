@@ -18,6 +18,10 @@ const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub use crate::config::DEFAULT_MAX_CONNECTIONS;
 
+/// How long a pooled PostgreSQL connection may sit idle before it is checked
+/// again on its way out of the pool.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// How long an SQLite statement waits for another connection's write lock
 /// before it fails with SQLITE_BUSY. Write transactions take the lock at their
 /// start ([`begin_write`]), so this is a queue, not a retry.
@@ -75,6 +79,11 @@ pub async fn connect_with(
         options
             .max_connections(max_connections.max(1))
             .min_connections(2.min(max_connections.max(1)))
+            // The pool pings every connection it takes back; a connection
+            // idle for longer than this is pinged again before it is handed
+            // out (so a restarted database costs no call an error), one in
+            // steady use is not: that ping was a round trip per query.
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             // Prepared statements would otherwise switch to a generic plan after a
             // few runs, planned without the parameter values; for range searches
             // (a common prefix versus a rare one) that plan can be a long scan.
@@ -99,7 +108,7 @@ pub use crate::error::is_unique_violation;
 ///   fail with SQLITE_BUSY when another writer committed in between: its
 ///   snapshot can no longer become a write.
 /// * PostgreSQL: an ordinary transaction; row locks, unique constraints and
-///   the outbox's advisory lock ([`lock_outbox`]) order concurrent writers.
+///   the outbox's advisory lock ([`before_append`]) order concurrent writers.
 ///
 /// Returns the driver's error, so `?` works in functions returning either
 /// [`Error`] or `DbErr`.
@@ -115,82 +124,40 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     }
 }
 
-/// Serialises outbox appends on PostgreSQL with a transaction-scoped advisory
-/// lock (`key` per outbox), taken right before the append: sequence numbers then
-/// become visible in commit order, so a reader following the sequence never
-/// skips an event that commits late. SQLite has a single writer already.
-///
-/// The transaction then commits asynchronously, so the lock is released as
-/// soon as the commit is written rather than after the disk flush: commit it,
-/// then wait for [`crate::durability::Durability`] before answering (see there
-/// why and how that is as durable as a synchronous commit).
-///
-/// Waiting for the lock is queued in this process first ([`enter_lock_queue`]):
-/// only one transaction per outbox and process waits inside PostgreSQL at a
-/// time. Many backends waiting on one lock would each be woken and put back to
-/// sleep as it passes from one to the next, which on a small machine costs
-/// more than the appends themselves.
-///
-/// On PostgreSQL it also queues a notification on the outbox's channel
-/// ([`crate::wake::outbox_channel`]): PostgreSQL delivers it when (and only
-/// if) the transaction commits, so other replicas listening
-/// ([`crate::wake::on_remote_commits`]) wake as soon as the events are
-/// readable. Notifications of one transaction on one channel are folded into one.
-///
-/// Every transaction that appends an event passes here, so this is also where
-/// a keyed call's change marks its idempotency claim applied
+/// Every transaction that appends to an outbox calls this right before the
+/// append; it marks a keyed call's idempotency claim applied
 /// ([`crate::idempotency::mark_applied`]), atomically with the change.
-pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
+///
+/// The append itself is serialised by the database: on PostgreSQL the INSERT
+/// into an outbox takes the outbox's transaction-scoped advisory lock before it
+/// draws a sequence number (a statement trigger the migrations install), so
+/// sequence numbers become visible in commit order and a reader following the
+/// sequence never skips an event that commits late. The same trigger makes the
+/// transaction commit asynchronously, so the lock is released as soon as the
+/// commit is written rather than after the disk flush: commit it, then wait
+/// for [`crate::durability::Durability`] before answering (see there why and
+/// how that is as durable as a synchronous commit). It also queues a
+/// notification on the outbox's channel ([`crate::wake::outbox_channel`]),
+/// which PostgreSQL delivers when (and only if) the transaction commits, so
+/// other replicas listening ([`crate::wake::on_remote_commits`]) wake as soon
+/// as the events are readable. SQLite has a single writer already.
+pub async fn before_append(txn: &sea_orm::DatabaseTransaction) -> Result<(), Error> {
     crate::idempotency::mark_applied(txn).await?;
-    if txn.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let channel = crate::wake::outbox_channel(key);
-    // Also true when this transaction holds the lock already.
-    let locked = txn
-        .query_one_raw(sea_orm::Statement::from_string(
-            DbBackend::Postgres,
-            format!(
-                "SELECT set_config('synchronous_commit', 'off', true), pg_notify('{channel}', ''), \
-                 pg_try_advisory_xact_lock({key}) AS locked"
-            ),
-        ))
-        .await?
-        .map(|row| row.try_get::<bool>("", "locked"))
-        .transpose()?
-        .unwrap_or(false);
-    if !locked {
-        let _turn = enter_lock_queue(key).await;
+    Ok(())
+}
+
+/// Takes the outbox turn `key` at once, for a transaction that must hold it
+/// from its first statement (e.g. one computing a count that its event
+/// carries), and marks the call's claim applied as [`before_append`] does.
+/// Its appends later take the same lock again, which a holder passes at once.
+/// SQLite's write lock is taken at `BEGIN` ([`begin_write`]) already.
+pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
+    before_append(txn).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
             .await?;
     }
     Ok(())
-}
-
-/// How long a transaction waits for its turn to wait for an outbox lock
-/// before it waits inside PostgreSQL regardless. The queue is invisible to
-/// PostgreSQL's deadlock detector: should a lock holder ever wait for a row
-/// that a queued transaction holds, the queued one joins the lock's waiters
-/// after this long and the detector sees the whole cycle.
-const LOCK_QUEUE_PATIENCE: Duration = Duration::from_millis(50);
-
-/// The turn to wait for the outbox lock `key` inside PostgreSQL (held until
-/// the lock is granted), or `None` once [`LOCK_QUEUE_PATIENCE`] has passed.
-async fn enter_lock_queue(key: i64) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    static QUEUES: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Semaphore>>>,
-    > = std::sync::OnceLock::new();
-    let queue = QUEUES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .entry(key)
-        .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)))
-        .clone();
-    tokio::time::timeout(LOCK_QUEUE_PATIENCE, queue.acquire_owned())
-        .await
-        .ok()?
-        .ok()
 }
 
 /// The oldest sequence number of an event log (`seq` is its primary key);

@@ -1,7 +1,7 @@
 //! Durability of outbox appends on PostgreSQL, apart from their commit.
 //!
 //! Outbox appends are serialised by an advisory lock held until commit
-//! ([`crate::db::lock_outbox`]). With a synchronous commit the lock would
+//! ([`crate::db::before_append`]). With a synchronous commit the lock would
 //! also be held through the commit's WAL flush, so every change of a
 //! service would wait for the disk one after the other, and PostgreSQL could
 //! never flush several commits at once. Appending transactions therefore

@@ -10,7 +10,7 @@
 //! 1. **claim**: a row for (caller, key) with the method and a fingerprint of
 //!    the request, in its own statement;
 //! 2. **apply**: the mutation's own write transaction marks the claim applied
-//!    ([`mark_applied`], which `db::lock_outbox` calls, so every
+//!    ([`mark_applied`], which `db::before_append` calls, so every
 //!    transaction that appends an event does it), atomically with the change;
 //! 3. **answer**: the encoded response (or the error, when the change was
 //!    applied anyway) is stored on the claim.

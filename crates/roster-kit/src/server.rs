@@ -197,7 +197,10 @@ impl ServerBuilder {
             .layer(DeadlineLayer::new(self.request_timeout))
             .layer(auth);
 
-        let mut server = tonic::transport::Server::builder();
+        // Uploads stream megabytes per call, in messages of 64 KiB: frames of
+        // up to 256 KiB (HTTP/2's default is 16 KiB) carry each message in one
+        // frame instead of five, a fifth of the per-frame work.
+        let mut server = tonic::transport::Server::builder().max_frame_size(MAX_FRAME_SIZE);
         if let Some(tls) = self.tls {
             server = server.tls_config(tls).map_err(Error::internal)?;
         }
@@ -238,6 +241,9 @@ impl ServerBuilder {
         }
     }
 }
+
+/// The largest HTTP/2 frame a client may send.
+const MAX_FRAME_SIZE: u32 = 256 * 1024;
 
 /// Accepted connections with Nagle's algorithm off: tonic's own `tcp_nodelay`
 /// applies only to listeners it binds itself, and without it small responses

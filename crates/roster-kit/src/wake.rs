@@ -1,7 +1,7 @@
 //! Waking this process when another one commits to a shared outbox.
 //!
 //! On PostgreSQL every outbox append notifies (`pg_notify`, sent in the
-//! appending transaction, so only when it commits: [`crate::db::lock_outbox`]),
+//! appending transaction, so only when it commits: [`crate::db::before_append`]),
 //! on one channel per outbox. [`on_remote_commits`] listens on that channel
 //! over a dedicated connection and wakes the same [`Notify`] local commits
 //! wake, so watch streams and cache followers of every replica learn of a
@@ -29,7 +29,7 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 const HEARD_BUFFER: usize = 1024;
 
 /// The notification channel of the outbox locked with `key`
-/// ([`crate::db::lock_outbox`]): the key names the outbox already.
+/// ([`crate::db::before_append`]): the key names the outbox already.
 pub fn outbox_channel(key: i64) -> String {
     format!("roster_outbox_{key:x}")
 }

@@ -696,8 +696,9 @@ async fn concurrent_grants_and_updates_all_succeed(backend: Backend) {
     );
 }
 
-/// An outbox append commits asynchronously, so the outbox lock is not held
-/// through the disk flush; `Durability::wait` then flushes the WAL past it.
+/// An outbox append (its INSERT takes the outbox's turn) commits
+/// asynchronously, so the outbox lock is not held through the disk flush;
+/// `Durability::wait` then flushes the WAL past it.
 #[tokio::test]
 async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
     use roster_kit::durability::Durability;
@@ -705,13 +706,16 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
 
     let database = TestDatabase::postgres().await;
     let db = ok(roster_kit::db::connect(&database.url).await);
-    ok(db
-        .execute_unprepared("CREATE TABLE appended (n bigint)")
-        .await);
+    ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
     let durability = Durability::new(&db);
     for n in 0..20 {
         let txn = ok(db.begin().await);
-        ok(roster_kit::db::lock_outbox(&txn, 0x7465_7374).await);
+        ok(txn
+            .execute_unprepared(&format!(
+                "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
+                 VALUES ({n}, 2, '{{}}', now())"
+            ))
+            .await);
         let setting = ok(txn
             .query_one_raw(Statement::from_string(
                 txn.get_database_backend(),
@@ -720,9 +724,6 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
             .await)
         .map(|row| ok(row.try_get_by_index::<String>(0)));
         assert_eq!(setting.as_deref(), Some("off"));
-        ok(txn
-            .execute_unprepared(&format!("INSERT INTO appended VALUES ({n})"))
-            .await);
         ok(txn.commit().await);
         let written: String = scalar(&db, "SELECT pg_current_wal_insert_lsn()::text").await;
         ok(durability.wait().await);
@@ -736,6 +737,62 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
     // Outside an appending transaction commits stay synchronous.
     let setting: String = scalar(&db, "SHOW synchronous_commit").await;
     assert_eq!(setting, "on");
+}
+
+/// An INSERT into an outbox takes the outbox's turn before it draws its
+/// sequence number: while one transaction's append is uncommitted, another's
+/// waits inside its INSERT, and is numbered after it once it commits.
+#[tokio::test]
+async fn an_outbox_append_waits_for_the_uncommitted_one_before_it() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let database = TestDatabase::postgres().await;
+    let db = ok(roster_kit::db::connect(&database.url).await);
+    ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
+    let append = "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
+                  VALUES (1, 2, '{}', now()) RETURNING seq";
+    let first = ok(db.begin().await);
+    let first_seq: i64 = scalar_in(&first, append).await;
+
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let txn = ok(db.begin().await);
+            let seq: i64 = scalar_in(&txn, append).await;
+            ok(txn.commit().await);
+            seq
+        }
+    });
+    // The second append is blocked on the outbox's advisory lock.
+    loop {
+        let waiting: i64 = scalar(
+            &db,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .await;
+        if waiting == 1 {
+            break;
+        }
+        assert!(!second.is_finished(), "the second append did not wait");
+        tokio::task::yield_now().await;
+    }
+    ok(first.commit().await);
+    let second_seq = ok(second.await);
+    assert!(
+        second_seq > first_seq,
+        "the append that waited drew {second_seq}, before {first_seq}"
+    );
+}
+
+/// The one value `sql` answers inside `txn`.
+async fn scalar_in<T: sea_orm::TryGetable>(txn: &sea_orm::DatabaseTransaction, sql: &str) -> T {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = ok(txn
+        .query_one_raw(Statement::from_string(txn.get_database_backend(), sql))
+        .await)
+    .unwrap_or_else(|| panic!("{sql} answered nothing"));
+    ok(row.try_get_by_index::<T>(0))
 }
 
 /// The one value `sql` answers.

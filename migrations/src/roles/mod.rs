@@ -5,9 +5,14 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_roles;
 mod m20261223_000002_event_origin;
 mod m20261224_000003_idempotency;
+mod m20261227_000004_outbox_turn;
 
 /// The table of this service's idempotency ledger.
 pub use m20261224_000003_idempotency::TABLE as IDEMPOTENCY_TABLE;
+
+/// The advisory lock serialising appends to this service's outbox (see
+/// `outbox_turn` in this crate); its notifications go to `roster_outbox_<key in hex>`.
+pub use m20261227_000004_outbox_turn::OUTBOX_LOCK_KEY;
 
 pub struct RolesMigrator;
 
@@ -18,6 +23,7 @@ impl MigratorTrait for RolesMigrator {
             Box::new(m20261122_000001_create_roles::Migration),
             Box::new(m20261223_000002_event_origin::Migration),
             Box::new(m20261224_000003_idempotency::Migration),
+            Box::new(m20261227_000004_outbox_turn::Migration),
         ]
     }
 

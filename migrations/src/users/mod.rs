@@ -9,9 +9,14 @@ mod m20261201_000004_moderation_state;
 mod m20261215_000005_collation_keys;
 mod m20261223_000006_event_origin;
 mod m20261224_000007_idempotency;
+mod m20261227_000008_outbox_turn;
 
 /// The table of this service's idempotency ledger.
 pub use m20261224_000007_idempotency::TABLE as IDEMPOTENCY_TABLE;
+
+/// The advisory lock serialising appends to this service's outbox (see
+/// `outbox_turn` in this crate); its notifications go to `roster_outbox_<key in hex>`.
+pub use m20261227_000008_outbox_turn::OUTBOX_LOCK_KEY;
 
 pub struct UsersMigrator;
 
@@ -26,6 +31,7 @@ impl MigratorTrait for UsersMigrator {
             Box::new(m20261215_000005_collation_keys::Migration),
             Box::new(m20261223_000006_event_origin::Migration),
             Box::new(m20261224_000007_idempotency::Migration),
+            Box::new(m20261227_000008_outbox_turn::Migration),
         ]
     }
 

@@ -1,7 +1,8 @@
 //! The raw-SQL ceilings of the write paths: each change written the obvious
 //! way, its row statement and the INSERT of its event in one transaction per
 //! change, 16 clients on one pool (pgbench's shape), against the same
-//! PostgreSQL database the service writes to.
+//! PostgreSQL database the service writes to, with a synchronous commit and
+//! without the service's outbox lock (its triggers are off while they run).
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,6 +21,30 @@ pub async fn pool(url: &str) -> anyhow::Result<Arc<DatabaseConnection>> {
     Ok(Arc::new(
         roster_kit::db::connect_with(url, Duration::from_secs(10), u32::try_from(CLIENTS)?).await?,
     ))
+}
+
+/// The outbox tables whose appends the service serialises (a statement
+/// trigger taking the outbox's lock, see the migrations' `outbox_turn`).
+const OUTBOXES: [&str; 2] = ["user_events", "role_events"];
+
+/// Runs the ceilings' INSERTs the obvious way: without the outboxes' append
+/// triggers (no lock, synchronous commit), as the targets were set. Call
+/// [`restore_outbox_triggers`] afterwards.
+pub async fn without_outbox_triggers(db: &DatabaseConnection) -> anyhow::Result<()> {
+    for table in OUTBOXES {
+        db.execute_unprepared(&format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Undoes [`without_outbox_triggers`].
+pub async fn restore_outbox_triggers(db: &DatabaseConnection) -> anyhow::Result<()> {
+    for table in OUTBOXES {
+        db.execute_unprepared(&format!("ALTER TABLE {table} ENABLE TRIGGER USER"))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Throughput of `change(n)` written one transaction each by [`CLIENTS`]

@@ -225,6 +225,17 @@ struct Ceilings {
 impl Ceilings {
     async fn measure(url: &str, ids: &[i64], seconds: u64) -> anyhow::Result<Self> {
         let db = ceiling::pool(url).await?;
+        ceiling::without_outbox_triggers(&db).await?;
+        let measured = Self::measure_plain(&db, ids, seconds).await;
+        ceiling::restore_outbox_triggers(&db).await?;
+        measured
+    }
+
+    async fn measure_plain(
+        db: &std::sync::Arc<sea_orm::DatabaseConnection>,
+        ids: &[i64],
+        seconds: u64,
+    ) -> anyhow::Result<Self> {
         let user_payload = ceiling::sample_payload(&db, "user_events").await?;
         let role_payload = ceiling::sample_payload(&db, "role_events").await?;
         let ids: std::sync::Arc<[i64]> = ids.into();

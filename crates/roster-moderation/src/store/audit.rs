@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use roster_kit::Result;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    Set, sea_query::Expr,
 };
 
 use super::{
@@ -87,21 +87,37 @@ impl AuditRepository for Store {
         record: AuditRecord,
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let txn = self.begin_write().await?;
-        let stored = stream_position::Entity::find_by_id(stream.to_owned())
-            .one(&txn)
-            .await?;
-        let row = stream_position::ActiveModel {
-            stream: Set(stream.to_owned()),
-            position: Set(position),
-        };
-        match stored {
-            Some(stored) if stored.position >= position => return Ok(false),
-            Some(_) => row.update(&txn).await?,
-            None => row.insert(&txn).await?,
-        };
+        // No event is appended, so the outbox's turn is not taken: the
+        // position row orders replicas recording the same stream (a second
+        // one waits for the row, then finds the position already there).
+        let txn = roster_kit::db::begin_write(&self.db).await?;
+        let advanced = stream_position::Entity::update_many()
+            .col_expr(stream_position::Column::Position, Expr::value(position))
+            .filter(stream_position::Column::Stream.eq(stream))
+            .filter(stream_position::Column::Position.lt(position))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if advanced == 0 {
+            let recorded = stream_position::Entity::find_by_id(stream.to_owned())
+                .one(&txn)
+                .await?;
+            if recorded.is_some() {
+                return Ok(false);
+            }
+            let first = stream_position::ActiveModel {
+                stream: Set(stream.to_owned()),
+                position: Set(position),
+            };
+            match first.insert(&txn).await {
+                Ok(_) => {}
+                // Another replica recorded this stream's first change.
+                Err(err) if roster_kit::db::is_unique_violation(&err) => return Ok(false),
+                Err(err) => return Err(err.into()),
+            }
+        }
         insert_audit(&txn, &record, at).await?;
-        self.commit(txn, false).await?;
+        txn.commit().await?;
         Ok(true)
     }
 

@@ -25,8 +25,7 @@ use tokio::sync::Notify;
 
 use crate::domain::{audit::AuditRecord, events::ModerationEvent};
 
-/// Advisory lock key of this outbox (see `roster_kit::db::lock_outbox`).
-const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0004;
+use roster_migrations::moderation::OUTBOX_LOCK_KEY;
 
 /// The moderation service's repository. Cheap to clone.
 #[derive(Clone)]
@@ -79,7 +78,7 @@ impl Store {
 
     /// Commits a transaction opened by [`Store::begin_write`] and returns
     /// once it is durable (it committed asynchronously: see
-    /// `roster_kit::db::lock_outbox`), waking the event streams when
+    /// `roster_kit::db::before_append`), waking the event streams when
     /// `appended` events.
     async fn commit(&self, txn: DatabaseTransaction, appended: bool) -> Result<()> {
         self.durability.commit(txn).await?;

@@ -16,8 +16,7 @@ use sea_orm::{
 use super::{Store, corrupt, entity::role_event};
 use crate::domain::{RoleEvent, StoredEvent, ports::EventRepository};
 
-/// Advisory lock key of this outbox (see `db::lock_outbox`).
-const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0002;
+use roster_migrations::roles::OUTBOX_LOCK_KEY;
 
 /// Rows per multi-row insert: seven bound values each, well under both
 /// backends' limit on parameters per statement.
@@ -71,7 +70,7 @@ pub(super) async fn append_event(
     event: &RoleEvent,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
+    db::before_append(txn).await?;
     let row = event_row(event, now)?.insert(txn).await?;
     Ok(row.seq)
 }
@@ -86,7 +85,7 @@ pub(super) async fn append_events(
     if events.is_empty() {
         return Ok(None);
     }
-    db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
+    db::before_append(txn).await?;
     for batch in events.chunks(EVENTS_PER_INSERT) {
         let rows = batch
             .iter()

@@ -20,8 +20,7 @@ use tokio::sync::Notify;
 use super::{UserStore, entity::user_event, mapping};
 use crate::domain::{User, UserEvent, UserEventKind, ports::UserEventLog};
 
-/// Advisory lock key of this outbox (see `db::lock_outbox`).
-pub(super) const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0001;
+use roster_migrations::users::OUTBOX_LOCK_KEY;
 
 /// Outbox rows one poll of other replicas' changes reads at most.
 const CHANGES_PER_POLL: u64 = 1000;
@@ -133,7 +132,7 @@ impl UserStore {
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        db::lock_outbox(txn, OUTBOX_LOCK_KEY).await?;
+        db::before_append(txn).await?;
         let origin = origin::current("users");
         self.event_row(kind, user, &origin, now)?
             .insert(txn)

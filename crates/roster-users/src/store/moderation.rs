@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use super::{
     UserStore,
     entity::{user, user_moderation_sync},
+    users::update_returning,
 };
 use crate::domain::{ModerationChange, UserEventKind, ports::ModerationProjection};
 
@@ -75,16 +76,13 @@ impl ModerationProjection for UserStore {
                 UserEventKind::FlagCountChanged,
             ),
         };
-        let updated = update
-            .filter(user::Column::Id.eq(user_id))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
+        let update = update.filter(user::Column::Id.eq(user_id));
+        let Some(row) = update_returning(&txn, update, user_id).await? else {
             // A user this service never had (or no longer has): nothing to show.
             txn.commit().await?;
             return Ok(true);
-        }
-        self.finish_change(txn, user_id, kind, now).await?;
+        };
+        self.finish_change(txn, row, kind, now).await?;
         Ok(true)
     }
 }

@@ -5,14 +5,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_kit::{Error, db, error::ErrorKind, origin};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseTransaction,
-    EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set, UpdateMany,
+    sea_query::Expr,
 };
 
 use super::{
     UserStore,
     entity::{user, user_event},
-    events::OUTBOX_LOCK_KEY,
     mapping,
 };
 use crate::domain::{
@@ -92,7 +92,7 @@ impl UserStore {
                 }
             })?;
         let count = inserted.len() as u64;
-        db::lock_outbox(&txn, OUTBOX_LOCK_KEY).await?;
+        db::before_append(&txn).await?;
         let origin = origin::current("users");
         let events = inserted
             .into_iter()
@@ -116,26 +116,38 @@ impl UserStore {
         Ok(count)
     }
 
-    /// Re-reads the changed row inside the transaction, appends its event, commits.
+    /// Appends the event of the changed `row`, commits.
     pub(super) async fn finish_change(
         &self,
         txn: DatabaseTransaction,
-        id: i64,
+        row: user::Model,
         kind: UserEventKind,
         now: DateTime<Utc>,
     ) -> Result<User, Error> {
-        let row = user::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                Error::internal(format!("user {id} vanished inside its own transaction"))
-            })?;
         let user = mapping::user_from_row(row)?;
         self.append_event(&txn, kind, &user, now).await?;
         self.commit(txn).await?;
-        self.cache.invalidate(&id);
+        self.cache.invalidate(&user.id);
         Ok(user)
     }
+}
+
+/// Runs `update` (of the one user `id`) inside `txn` and returns the row as
+/// changed, `None` when the update matched no row: in the same round trip
+/// where the database returns rows from an UPDATE (PostgreSQL), by reading it
+/// again otherwise.
+pub(super) async fn update_returning(
+    txn: &DatabaseTransaction,
+    update: UpdateMany<user::Entity>,
+    id: i64,
+) -> Result<Option<user::Model>, Error> {
+    if txn.support_returning() {
+        return Ok(update.exec_with_returning(txn).await?.pop());
+    }
+    if update.exec(txn).await?.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(user::Entity::find_by_id(id).one(txn).await?)
 }
 
 #[async_trait]
@@ -227,7 +239,7 @@ impl UserRecords for UserStore {
     ) -> Result<Option<User>, Error> {
         let avatar = mapping::AvatarColumns::from(&changed.avatar);
         let txn = db::begin_write(&self.db).await?;
-        let result = user::Entity::update_many()
+        let update = user::Entity::update_many()
             .col_expr(
                 user::Column::DisplayName,
                 Expr::value(changed.display_name.clone()),
@@ -266,13 +278,11 @@ impl UserRecords for UserStore {
                 Expr::col(user::Column::Version).add(1),
             )
             .filter(user::Column::Id.eq(changed.id))
-            .filter(user::Column::Version.eq(expected_version))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
+            .filter(user::Column::Version.eq(expected_version));
+        let Some(row) = update_returning(&txn, update, changed.id).await? else {
             return Ok(None);
-        }
-        self.finish_change(txn, changed.id, UserEventKind::Updated, now)
+        };
+        self.finish_change(txn, row, UserEventKind::Updated, now)
             .await
             .map(Some)
     }
@@ -291,25 +301,23 @@ impl UserRecords for UserStore {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, Error> {
         let txn = db::begin_write(&self.db).await?;
-        let result = user::Entity::update_many()
+        let update = user::Entity::update_many()
             .col_expr(
                 user::Column::TokenGeneration,
                 Expr::col(user::Column::TokenGeneration).add(1),
             )
-            .filter(user::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
+            .filter(user::Column::Id.eq(id));
+        let Some(row) = update_returning(&txn, update, id).await? else {
             return Ok(None);
-        }
-        self.finish_change(txn, id, UserEventKind::TokensRevoked, now)
+        };
+        self.finish_change(txn, row, UserEventKind::TokensRevoked, now)
             .await
             .map(Some)
     }
 
     async fn tombstone(&self, id: i64, now: DateTime<Utc>) -> Result<Option<(User, bool)>, Error> {
         let txn = db::begin_write(&self.db).await?;
-        let result = user::Entity::update_many()
+        let update = user::Entity::update_many()
             .col_expr(user::Column::DisplayName, Expr::value(DELETED_DISPLAY_NAME))
             .col_expr(
                 user::Column::SortKey,
@@ -355,15 +363,13 @@ impl UserRecords for UserStore {
                 Expr::col(user::Column::Version).add(1),
             )
             .filter(user::Column::Id.eq(id))
-            .filter(user::Column::IsDeleted.eq(false))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
+            .filter(user::Column::IsDeleted.eq(false));
+        let Some(row) = update_returning(&txn, update, id).await? else {
             drop(txn);
             // Already a tombstone, or no such user.
             return Ok(self.find(&UserKey::Id(id)).await?.map(|user| (user, false)));
-        }
-        self.finish_change(txn, id, UserEventKind::Deleted, now)
+        };
+        self.finish_change(txn, row, UserEventKind::Deleted, now)
             .await
             .map(|user| Some((user, true)))
     }
