@@ -99,7 +99,10 @@ impl RosterService for FileService {
         let objects = store::open_store(&settings.storage, &ctx.common.data_dir)?;
         let files = domain::Files::new(
             Arc::new(store::SeaOrmFiles::new(connection)),
-            Arc::new(store::ObjectStoreBlobs::new(objects)),
+            Arc::new(store::ObjectStoreBlobs::new(
+                objects,
+                settings.storage.backend,
+            )),
             Arc::new(peers::RolePermissions::new(
                 ctx.permission_checker(Self::NAME)?,
             )),

@@ -5,7 +5,7 @@
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use tokio::sync::{Notify, mpsc};
 use tonic::Status;
 
@@ -238,7 +238,22 @@ pub trait StreamProjection: Send + Sync + 'static {
 
     /// Applies one event; returns its sequence.
     async fn apply(&self, event: Self::Event) -> Result<i64, Error>;
+
+    /// Applies `events`, in stream order: those that had arrived together
+    /// (at most [`FOLLOW_BATCH`]); returns the last one's sequence. One by one
+    /// unless a projection can do better, e.g. apply them in one transaction
+    /// when the follower has fallen behind.
+    async fn apply_batch(&self, events: Vec<Self::Event>) -> Result<i64, Error> {
+        let mut last = 0;
+        for event in events {
+            last = self.apply(event).await?;
+        }
+        Ok(last)
+    }
 }
+
+/// Events a follower applies together at most.
+pub const FOLLOW_BATCH: usize = 256;
 
 /// A running [`follow_stream`]; stops when dropped.
 pub struct FollowedStream {
@@ -282,7 +297,7 @@ pub fn follow_stream<P: StreamProjection>(
                 let position = projection.position().await?;
                 advance(position);
                 let mut stream = projection.open(position).await?;
-                while let Some(event) = stream.message().await.map_err(|status| {
+                let ended = |status: tonic::Status| {
                     let reason = if ended_by_drain(&status) {
                         "SHUTTING_DOWN"
                     } else if has_reason(&status, "CURSOR_EXPIRED") {
@@ -296,8 +311,26 @@ pub fn follow_stream<P: StreamProjection>(
                         format!("the {name} stream ended"),
                     )
                     .with_source(status)
-                })? {
-                    advance(projection.apply(event).await?);
+                };
+                while let Some(event) = stream.message().await.map_err(ended)? {
+                    // With the events that arrived meanwhile: a follower
+                    // that fell behind catches up in batches.
+                    let mut batch = vec![event];
+                    let mut broken = None;
+                    while batch.len() < FOLLOW_BATCH {
+                        match stream.message().now_or_never() {
+                            Some(Ok(Some(event))) => batch.push(event),
+                            Some(Err(status)) => {
+                                broken = Some(ended(status));
+                                break;
+                            }
+                            Some(Ok(None)) | None => break,
+                        }
+                    }
+                    advance(projection.apply_batch(batch).await?);
+                    if let Some(err) = broken {
+                        return Err(err);
+                    }
                 }
                 Ok::<(), Error>(())
             };

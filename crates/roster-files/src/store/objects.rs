@@ -24,8 +24,15 @@ use crate::{
     settings::{StorageBackend, StorageSettings},
 };
 
-/// Parts of a multipart upload are at least this large (S3's minimum part size).
-const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parts of a multipart upload to S3 are at least this large (S3's minimum
+/// part size).
+const S3_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parts of an upload to a local directory. A part is written once it is
+/// full, while the rest of the upload still arrives: small parts keep the
+/// writes going alongside the receiving (with S3's 5 MiB, a 1 MiB upload
+/// would be written only after its last byte came). S3's minimum does not
+/// apply to files.
+const LOCAL_PART_SIZE: usize = 256 * 1024;
 /// Parts of one multipart upload in flight at once.
 const MAX_PARTS_IN_FLIGHT: usize = 2;
 
@@ -83,11 +90,18 @@ pub fn open_store(
 #[derive(Clone, Debug)]
 pub struct ObjectStoreBlobs {
     store: Arc<dyn ObjectStore>,
+    /// Bytes per part of a streamed write.
+    part_size: usize,
 }
 
 impl ObjectStoreBlobs {
-    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+    /// Storage in `store`, a store of the `backend` kind ([`open_store`]).
+    pub fn new(store: Arc<dyn ObjectStore>, backend: StorageBackend) -> Self {
+        let part_size = match backend {
+            StorageBackend::Local => LOCAL_PART_SIZE,
+            StorageBackend::S3 => S3_PART_SIZE,
+        };
+        Self { store, part_size }
     }
 }
 
@@ -130,7 +144,7 @@ impl ObjectStorage for ObjectStoreBlobs {
             .await
             .map_err(storage_error)?;
         Ok(Box::new(StreamingWrite {
-            writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+            writer: Some(WriteMultipart::new_with_chunk_size(upload, self.part_size)),
         }))
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use roster_kit::Result;
 
-use super::{Caller, Moderation, Page, access::permissions};
+use super::{Caller, Moderation, Page, access::permissions, ports::ExternalAction};
 
 /// The role service's event stream, as a source of audit entries.
 pub const ROLE_STREAM: &str = "roles";
@@ -153,12 +153,41 @@ impl Moderation {
     /// replayed event (cursor already consumed) is skipped. Returns whether it
     /// was recorded.
     pub async fn record_role_change(&self, change: RoleChange) -> Result<bool> {
-        let action = if change.granted {
-            AuditAction::GrantRole
-        } else {
-            AuditAction::RevokeRole
-        };
-        let record = AuditRecord {
+        let through = change.cursor;
+        Ok(self.record_role_changes(vec![change], through).await? > 0)
+    }
+
+    /// Records the grants and revokes of the role event stream up to its
+    /// cursor `through` (other events in between are no moderation action),
+    /// each once. Returns how many were recorded.
+    pub async fn record_role_changes(
+        &self,
+        changes: Vec<RoleChange>,
+        through: i64,
+    ) -> Result<usize> {
+        let actions = changes.into_iter().map(role_action).collect();
+        self.repo
+            .record_external_actions(ROLE_STREAM, through, actions)
+            .await
+    }
+
+    /// Where to resume following the role event stream.
+    pub async fn role_stream_position(&self) -> Result<i64> {
+        self.repo.stream_position(ROLE_STREAM).await
+    }
+}
+
+/// The audit log's record of a role change.
+fn role_action(change: RoleChange) -> ExternalAction {
+    let action = if change.granted {
+        AuditAction::GrantRole
+    } else {
+        AuditAction::RevokeRole
+    };
+    ExternalAction {
+        position: change.cursor,
+        at: change.occurred_at,
+        record: AuditRecord {
             actor: change.actor,
             target_user_id: change.user_id,
             action,
@@ -169,15 +198,7 @@ impl Moderation {
                 ("scope".to_owned(), change.scope),
                 ("role_event_cursor".to_owned(), change.cursor.to_string()),
             ]),
-        };
-        self.repo
-            .record_external_action(ROLE_STREAM, change.cursor, record, change.occurred_at)
-            .await
-    }
-
-    /// Where to resume following the role event stream.
-    pub async fn role_stream_position(&self) -> Result<i64> {
-        self.repo.stream_position(ROLE_STREAM).await
+        },
     }
 }
 

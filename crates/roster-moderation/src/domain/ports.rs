@@ -193,22 +193,51 @@ pub trait DeletionRepository: Send + Sync + 'static {
     ) -> Result<bool>;
 }
 
+/// An action seen at `position` of another service's event stream, for the
+/// audit log.
+#[derive(Debug, Clone)]
+pub struct ExternalAction {
+    pub position: i64,
+    pub record: AuditRecord,
+    pub at: DateTime<Utc>,
+}
+
 /// The audit log.
 #[async_trait]
 pub trait AuditRepository: Send + Sync + 'static {
     /// Entries matching the query, newest first, at most `query.limit + 1`.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
 
-    /// Records an action seen on another service's event stream at position
-    /// `position` of `stream`, and advances the stream's stored position, in one
-    /// transaction. Skipped (returns false) when `position` was consumed already.
+    /// Records the actions seen on another service's event stream `stream`
+    /// up to its position `through`, and advances the stream's stored position
+    /// to `through`, in one transaction. Actions at positions consumed already
+    /// are skipped; returns how many were recorded.
+    async fn record_external_actions(
+        &self,
+        stream: &str,
+        through: i64,
+        actions: Vec<ExternalAction>,
+    ) -> Result<usize>;
+
+    /// Records one action seen at position `position` of `stream` (see
+    /// [`Self::record_external_actions`]); whether it was recorded.
     async fn record_external_action(
         &self,
         stream: &str,
         position: i64,
-        audit: AuditRecord,
+        record: AuditRecord,
         at: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        let action = ExternalAction {
+            position,
+            record,
+            at,
+        };
+        Ok(self
+            .record_external_actions(stream, position, vec![action])
+            .await?
+            > 0)
+    }
 
     /// The last consumed position of `stream` (0 when none).
     async fn stream_position(&self, stream: &str) -> Result<i64>;

@@ -52,15 +52,29 @@ impl StreamProjection for RoleAudit {
     }
 
     async fn apply(&self, event: pb::RoleEvent) -> Result<i64, Error> {
-        let sequence = event
-            .meta
-            .as_ref()
-            .and_then(|m| m.cursor.parse::<i64>().ok())
-            .ok_or_else(|| Error::internal("a role event without a numeric cursor"))?;
-        if let Some(change) = role_change(&event, sequence) {
-            self.moderation.record_role_change(change).await?;
+        self.apply_batch(vec![event]).await
+    }
+
+    /// The grants and revokes among `events` in one transaction.
+    async fn apply_batch(&self, events: Vec<pb::RoleEvent>) -> Result<i64, Error> {
+        let mut changes = Vec::new();
+        let mut through = 0;
+        for event in &events {
+            let sequence = event
+                .meta
+                .as_ref()
+                .and_then(|m| m.cursor.parse::<i64>().ok())
+                .ok_or_else(|| Error::internal("a role event without a numeric cursor"))?;
+            changes.extend(role_change(event, sequence));
+            through = sequence;
         }
-        Ok(sequence)
+        // Other events are no moderation action: nothing to record for them.
+        if !changes.is_empty() {
+            self.moderation
+                .record_role_changes(changes, through)
+                .await?;
+        }
+        Ok(through)
     }
 }
 

@@ -4,22 +4,26 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use roster_kit::Result;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, sea_query::Expr,
+    Set,
 };
 
 use super::{
-    Store, corrupt,
+    Store, audit_row, corrupt,
     entity::{audit, stream_position},
-    insert_audit, ms, time,
+    ms, time,
 };
 use crate::domain::{
     audit::{AuditAction, AuditEntry, AuditQuery, AuditRecord},
-    ports::AuditRepository,
+    ports::{AuditRepository, ExternalAction},
 };
+
+/// Audit rows per multi-row insert: eight bound values each, well under both
+/// backends' limit on parameters per statement.
+const AUDIT_ROWS_PER_INSERT: usize = 1000;
 
 fn entry_from_row(row: audit::Model) -> Result<AuditEntry> {
     let what = || format!("audit entry {}", row.id);
@@ -80,45 +84,47 @@ impl AuditRepository for Store {
             .collect()
     }
 
-    async fn record_external_action(
+    async fn record_external_actions(
         &self,
         stream: &str,
-        position: i64,
-        record: AuditRecord,
-        at: DateTime<Utc>,
-    ) -> Result<bool> {
-        // No event is appended, so the outbox's turn is not taken: the
-        // position row orders replicas recording the same stream (a second
-        // one waits for the row, then finds the position already there).
+        through: i64,
+        actions: Vec<ExternalAction>,
+    ) -> Result<usize> {
+        // No event is appended, so the outbox's turn is not taken: replicas
+        // recording the same stream take turns on its position row instead.
         let txn = roster_kit::db::begin_write(&self.db).await?;
-        let advanced = stream_position::Entity::update_many()
-            .col_expr(stream_position::Column::Position, Expr::value(position))
-            .filter(stream_position::Column::Stream.eq(stream))
-            .filter(stream_position::Column::Position.lt(position))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if advanced == 0 {
-            let recorded = stream_position::Entity::find_by_id(stream.to_owned())
-                .one(&txn)
-                .await?;
-            if recorded.is_some() {
-                return Ok(false);
-            }
-            let first = stream_position::ActiveModel {
-                stream: Set(stream.to_owned()),
-                position: Set(position),
-            };
-            match first.insert(&txn).await {
-                Ok(_) => {}
-                // Another replica recorded this stream's first change.
-                Err(err) if roster_kit::db::is_unique_violation(&err) => return Ok(false),
-                Err(err) => return Err(err.into()),
-            }
+        let stored = stream_position::Entity::find_by_id(stream.to_owned())
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+        let consumed = stored.as_ref().map_or(0, |row| row.position);
+        if through <= consumed {
+            return Ok(0);
         }
-        insert_audit(&txn, &record, at).await?;
+        let position = stream_position::ActiveModel {
+            stream: Set(stream.to_owned()),
+            position: Set(through),
+        };
+        if stored.is_some() {
+            position.update(&txn).await?;
+        } else {
+            // Should another replica insert it first, this fails and the
+            // follower resumes from the position that replica stored.
+            position.insert(&txn).await?;
+        }
+        let rows = actions
+            .iter()
+            .filter(|action| action.position > consumed)
+            .map(|action| audit_row(&action.record, action.at))
+            .collect::<Result<Vec<_>>>()?;
+        let recorded = rows.len();
+        for chunk in rows.chunks(AUDIT_ROWS_PER_INSERT) {
+            audit::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
         txn.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
 
     async fn stream_position(&self, stream: &str) -> Result<i64> {

@@ -154,8 +154,14 @@ async fn insert_audit(
     record: &AuditRecord,
     at: DateTime<Utc>,
 ) -> Result<()> {
+    audit_row(record, at)?.insert(txn).await?;
+    Ok(())
+}
+
+/// The audit log row of `record`, made at `at`.
+fn audit_row(record: &AuditRecord, at: DateTime<Utc>) -> Result<entity::audit::ActiveModel> {
     let details = serde_json::to_string(&record.details).map_err(Error::internal)?;
-    entity::audit::ActiveModel {
+    Ok(entity::audit::ActiveModel {
         id: NotSet,
         actor: Set(record.actor.clone()),
         target_user_id: Set(record.target_user_id),
@@ -164,8 +170,5 @@ async fn insert_audit(
         request_id: Set(record.request_id.clone()),
         details: Set(details),
         occurred_at_ms: Set(ms(at)),
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
+    })
 }

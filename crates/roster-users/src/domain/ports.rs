@@ -132,6 +132,11 @@ pub trait RoleProjection: Send + Sync + 'static {
         user_id: i64,
         change: Option<&RoleChange>,
     ) -> Result<bool>;
+
+    /// Moves the position to `sequence` (unless it is there already) past
+    /// events that concern no network role: what [`Self::apply_role_event`]
+    /// does for each of them, in one statement.
+    async fn pass_role_events(&self, sequence: i64) -> Result<()>;
 }
 
 /// Uploaded files, as far as avatars need them (the file service).

@@ -83,6 +83,30 @@ impl StreamProjection for RoleEvents {
         .await?;
         Ok(sequence)
     }
+
+    /// Each network role change on its own (with the user's event); the runs
+    /// of other events between them (most grants are scoped to a channel or a
+    /// community) move the position in one statement each.
+    async fn apply_batch(&self, events: Vec<pb::RoleEvent>) -> Result<i64, Error> {
+        let mut passed = None;
+        let mut last = 0;
+        for event in events {
+            let sequence = event_sequence(event.meta.as_ref())?;
+            last = sequence;
+            if network_role_change(&event).1.is_none() {
+                passed = Some(sequence);
+                continue;
+            }
+            if let Some(through) = passed.take() {
+                self.projection.pass_role_events(through).await?;
+            }
+            self.apply(event).await?;
+        }
+        if let Some(through) = passed {
+            self.projection.pass_role_events(through).await?;
+        }
+        Ok(last)
+    }
 }
 
 /// The sequence number behind an event's cursor.

@@ -24,6 +24,16 @@ impl RoleProjection for UserStore {
             .map_or(0, |row| row.last_sequence))
     }
 
+    async fn pass_role_events(&self, sequence: i64) -> Result<(), Error> {
+        user_role_sync::Entity::update_many()
+            .col_expr(user_role_sync::Column::LastSequence, Expr::value(sequence))
+            .filter(user_role_sync::Column::Id.eq(ROLE_SYNC_ROW))
+            .filter(user_role_sync::Column::LastSequence.lt(sequence))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     async fn apply_role_event(
         &self,
         sequence: i64,
