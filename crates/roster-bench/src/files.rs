@@ -4,10 +4,12 @@
 //!
 //! The disk ceiling writes the same bytes to the same directory the way
 //! `object_store`'s local store does for the service: a staged file
-//! `<shard>/<id>-original#1` written in 5 MiB parts from blocking threads, then
-//! closed and renamed into place. The service's store is opened with
-//! `LocalFileSystem::new_with_prefix`, whose `fsync` is off, so neither side
-//! fsyncs: both measure writes into the page cache.
+//! `<shard>/<id>-original#1` written from blocking threads, then closed and
+//! renamed into place. The ceiling has every byte in memory from the start, so
+//! it writes in parts of 5 MiB (S3's part size, a 1 MiB file in one write); the
+//! service writes each 256 KiB part as it arrives. The service's store is
+//! opened with `LocalFileSystem::new_with_prefix`, whose `fsync` is off, so
+//! neither side fsyncs: both measure writes into the page cache.
 
 use std::{
     fs::OpenOptions,
@@ -39,7 +41,7 @@ use crate::{
 const MIB: usize = 1024 * 1024;
 /// Upload message size: the size the proto recommends.
 const CHUNK: usize = 64 * 1024;
-/// `object_store`'s multipart part size as the file service uses it (S3's minimum).
+/// The ceiling's part size (S3's minimum, the largest the service uses).
 const PART: usize = 5 * MIB;
 /// Bytes one measurement run may write at most (keeps the page cache, not the
 /// device's write-back, the thing measured, and the disk from filling).
@@ -426,7 +428,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         };
         rows.push(
             Row::latency(&disk_what, disk_latency, &disk_ceiling, disk_latency).with_note(format!(
-                "1 in flight: {:.0} MiB/s; staged file in 5 MiB parts + rename, no fsync (as the local store)",
+                "1 in flight: {:.0} MiB/s; staged file in 5 MiB parts + rename, no fsync",
                 one_in_flight(disk_latency)
             )),
         );

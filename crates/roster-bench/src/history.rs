@@ -141,8 +141,41 @@ pub fn change(previous: Option<&Loaded>, row: &Row) -> String {
     format!("{:+.1}%{flag}", relative * 100.0)
 }
 
-/// The README figures table from every saved suite (latest runs only).
-pub fn readme_table() -> anyhow::Result<String> {
+/// `table` (the README's) with the sections of the saved suites rewritten:
+/// a suite run alone refreshes its own figures and leaves the others' as
+/// they were measured, with their own dates and commands.
+fn merged_table(table: &str) -> anyhow::Result<String> {
+    let mut sections: std::collections::BTreeMap<String, String> =
+        sections_of(table).into_iter().collect();
+    sections.extend(sections_of(&saved_table()?));
+    Ok(sections.into_values().collect())
+}
+
+/// The sections of a figures table, by suite: each starts with a line
+/// `**<suite>** — …`.
+fn sections_of(table: &str) -> Vec<(String, String)> {
+    let mut sections: Vec<(String, String)> = Vec::new();
+    for line in table.split_inclusive('\n') {
+        let suite = line
+            .strip_prefix("**")
+            .and_then(|rest| rest.split_once("** — "))
+            .map(|(suite, _)| suite.to_owned());
+        match (suite, sections.last_mut()) {
+            (Some(suite), _) => sections.push((suite, format!("\n{line}"))),
+            (None, Some((_, section))) => section.push_str(line),
+            (None, None) => {}
+        }
+    }
+    for (_, section) in &mut sections {
+        let kept = section.trim_end().len();
+        section.truncate(kept);
+        section.push('\n');
+    }
+    sections
+}
+
+/// The README figures table of the saved suites alone (latest runs only).
+fn saved_table() -> anyhow::Result<String> {
     let mut suites: Vec<Loaded> = std::fs::read_dir(DIR)?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
@@ -207,7 +240,11 @@ pub fn splice(readme: &str, table: &str) -> anyhow::Result<String> {
 /// Rewrites the figures table of the README at `readme`.
 pub fn write_readme(readme: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(readme)?;
-    std::fs::write(readme, splice(&text, &readme_table()?)?)?;
+    let current = text
+        .split_once(BEGIN)
+        .and_then(|(_, rest)| rest.split_once(END))
+        .map_or("", |(table, _)| table);
+    std::fs::write(readme, splice(&text, &merged_table(current)?)?)?;
     println!("figures table of {} rewritten from {DIR}", readme.display());
     Ok(())
 }
@@ -299,5 +336,26 @@ mod tests {
             format!("intro\n{BEGIN}\nnew table\n\n{END}\noutro\n")
         );
         assert!(splice("no markers", "x").is_err());
+    }
+
+    #[test]
+    fn a_table_splits_into_its_suites_sections() {
+        let table = "\n**files** — `make bench`, a machine:\n\n| what |\n|---|\n| upload |\n\n\
+                     **users** — `make bench`, a machine:\n\n| what |\n|---|\n| get |\n";
+        let sections = sections_of(table);
+        let names: Vec<&str> = sections.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["files", "users"]);
+        assert!(
+            sections[0].1.ends_with("| upload |\n"),
+            "{:?}",
+            sections[0].1
+        );
+        assert!(
+            sections[1].1.starts_with("\n**users** — "),
+            "{:?}",
+            sections[1].1
+        );
+        let rejoined: String = sections.into_iter().map(|(_, s)| s).collect();
+        assert_eq!(sections_of(&rejoined).len(), 2);
     }
 }

@@ -744,7 +744,7 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
 /// waits inside its INSERT, and is numbered after it once it commits.
 #[tokio::test]
 async fn an_outbox_append_waits_for_the_uncommitted_one_before_it() {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use sea_orm::TransactionTrait;
 
     let database = TestDatabase::postgres().await;
     let db = ok(roster_kit::db::connect(&database.url).await);

@@ -1,6 +1,7 @@
 //! The write paths on PostgreSQL, each beside its raw-SQL ceiling: the same
 //! change written the obvious way, the row statement and the INSERT of its
-//! event in one transaction, 16 clients on one pool ([`ceiling`]).
+//! event in one transaction, 16 clients on one pool ([`ceiling`]), each
+//! measured right after the service's run of the same path.
 //!
 //! * SetPresence: 1 000 users, each with its own session, changing presence
 //!   at high concurrency, while a watcher follows `WatchUserEvents` and times
@@ -17,7 +18,9 @@ mod watcher;
 
 use roster_kit::testing::TestDatabase;
 use roster_proto::v1::{self as pb, user_service_client::UserServiceClient};
-use sea_orm::Value;
+use std::sync::Arc;
+
+use sea_orm::{DatabaseConnection, Value};
 use tonic::transport::Channel;
 
 use crate::{
@@ -71,6 +74,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         lean::measure(&address, call, shape)
     };
 
+    let ceilings = Ceilings::new(&database.url, &ids, args.seconds).await?;
     let watcher = watcher::watch(admin.clone()).await?;
     let presence = lean(
         "SetPresence",
@@ -93,6 +97,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     watcher.reset();
     let presence = presence.await?;
     let seen = watcher.latency();
+    let presence_ceiling = ceilings.presence().await?;
 
     let user_ids = ids.clone();
     let update = lean(
@@ -116,6 +121,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         ),
     )
     .await?;
+    let update_ceiling = ceilings.update().await?;
     let create = lean(
         "CreateUser",
         LeanCall::new("/roster.v1.UserService/CreateUser", &admin_token, |n| {
@@ -127,6 +133,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         }),
     )
     .await?;
+    let create_ceiling = ceilings.create().await?;
     let user_ids = ids.clone();
     let grant = lean(
         "GrantRole",
@@ -143,8 +150,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     )
     .await?;
 
-    eprintln!("measuring the raw-SQL ceilings …");
-    let ceilings = Ceilings::measure(&database.url, &ids, args.seconds).await?;
+    let grant_ceiling = ceilings.grant().await?;
 
     let name = |what: &str| {
         format!(
@@ -157,7 +163,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             &format!("SetPresence, {USERS} users"),
             &presence,
             &name("UPDATE users (presence)"),
-            &ceilings.presence,
+            &presence_ceiling,
         )
         .with_note(format!(
             "{}; batched transactions, changes fanned out live, not kept in the outbox",
@@ -176,24 +182,24 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             "UpdateUser (display name)",
             &update,
             "UPDATE users (name, sort key, version)",
-            &ceilings.update,
+            &update_ceiling,
         ),
-        ("CreateUser", &create, "INSERT users", &ceilings.create),
+        ("CreateUser", &create, "INSERT users", &create_ceiling),
         (
             "GrantRole (channel scope)",
             &grant,
             "INSERT role_grants",
-            &ceilings.grant,
+            &grant_ceiling,
         ),
     ] {
         rows.push(Row::latency(what, &run.latency, what, &run.latency).with_note(run.note()));
         rows.push(lean_row(what, run, &name(sql), ceiling).with_note(run.note()));
     }
     for (sql, ceiling) in [
-        ("UPDATE users (presence)", &ceilings.presence),
-        ("UPDATE users (name, sort key, version)", &ceilings.update),
-        ("INSERT users", &ceilings.create),
-        ("INSERT role_grants", &ceilings.grant),
+        ("UPDATE users (presence)", &presence_ceiling),
+        ("UPDATE users (name, sort key, version)", &update_ceiling),
+        ("INSERT users", &create_ceiling),
+        ("INSERT role_grants", &grant_ceiling),
     ] {
         let what = name(sql);
         rows.push(Row::throughput(&what, ceiling, &what, ceiling));
@@ -214,140 +220,146 @@ fn lean_row(what: &str, run: &LeanRun, ceiling: &str, ceiling_run: &Throughput) 
     Row::throughput(what, &run.throughput, ceiling, ceiling_run)
 }
 
-/// The raw-SQL ceilings of the four write paths, measured one after the other.
+/// The raw-SQL ceilings of the four write paths, each measured right after
+/// the service's run of the same path, so both see the machine in the same
+/// state (on a shared machine it drifts over a suite's minutes).
 struct Ceilings {
-    presence: Throughput,
-    update: Throughput,
-    create: Throughput,
-    grant: Throughput,
+    db: Arc<DatabaseConnection>,
+    ids: Arc<[i64]>,
+    seconds: u64,
 }
 
 impl Ceilings {
-    async fn measure(url: &str, ids: &[i64], seconds: u64) -> anyhow::Result<Self> {
-        let db = ceiling::pool(url).await?;
-        ceiling::without_outbox_triggers(&db).await?;
-        let measured = Self::measure_plain(&db, ids, seconds).await;
-        ceiling::restore_outbox_triggers(&db).await?;
-        measured
-    }
-
-    async fn measure_plain(
-        db: &std::sync::Arc<sea_orm::DatabaseConnection>,
-        ids: &[i64],
-        seconds: u64,
-    ) -> anyhow::Result<Self> {
-        let user_payload = ceiling::sample_payload(&db, "user_events").await?;
-        let role_payload = ceiling::sample_payload(&db, "role_events").await?;
-        let ids: std::sync::Arc<[i64]> = ids.into();
-        let id_of = {
-            let ids = ids.clone();
-            move |n: u64| ids[(measure::splitmix(n) % ids.len() as u64) as usize]
-        };
-        let event = move |id: i64, kind: i16, payload: &str| {
-            (
-                "INSERT INTO user_events (user_id, kind, payload, occurred_at) VALUES ($1, $2, $3, now())",
-                vec![
-                    Value::from(id),
-                    Value::from(kind),
-                    Value::from(payload.to_owned()),
-                ],
-            )
-        };
-        let presence = {
-            let payload = user_payload.clone();
-            let id_of = id_of.clone();
-            ceiling::measure(db.clone(), seconds, move |n| {
-                let id = id_of(n);
-                vec![
-                    (
-                        "UPDATE users SET presence_status = $1, online = $2 WHERE id = $3",
-                        vec![
-                            Value::from(if n.is_multiple_of(2) {
-                                "AVAILABLE"
-                            } else {
-                                "AWAY"
-                            }),
-                            Value::from(!n.is_multiple_of(3)),
-                            Value::from(id),
-                        ],
-                    ),
-                    event(id, 3, &payload),
-                ]
-            })
-            .await
-        };
-        let update = {
-            let payload = user_payload.clone();
-            let id_of = id_of.clone();
-            ceiling::measure(db.clone(), seconds, move |n| {
-                let id = id_of(n);
-                vec![
-                    (
-                        "UPDATE users SET display_name = $1, sort_key = $2, updated_at = now(), \
-                         version = version + 1 WHERE id = $3",
-                        vec![
-                            Value::from(format!("Writer {n}")),
-                            Value::from(hex_key(n)),
-                            Value::from(id),
-                        ],
-                    ),
-                    event(id, 2, &payload),
-                ]
-            })
-            .await
-        };
-        let create = {
-            let payload = user_payload.clone();
-            ceiling::measure(db.clone(), seconds, move |n| {
-                let name = format!("raw-{n}");
-                vec![
-                    (
-                        "INSERT INTO users (name, user_type, display_name, canonical_name, \
-                         sort_key, sort_key_collation, description, is_guest, presence_status, \
-                         online, call_status, properties, created_at, updated_at, version, \
-                         is_global_banned, flag_count, is_deleted, token_generation) \
-                         VALUES ($1, 'PERSON', $2, $1, $3, 1, '', false, 'UNAVAILABLE', false, \
-                         'AVAILABLE', '{}', now(), now(), 1, false, 0, false, 0)",
-                        vec![
-                            Value::from(name),
-                            Value::from(format!("Raw User {n}")),
-                            Value::from(hex_key(n)),
-                        ],
-                    ),
-                    (
-                        "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
-                         VALUES (lastval(), 1, $1, now())",
-                        vec![Value::from(payload.clone())],
-                    ),
-                ]
-            })
-            .await
-        };
-        let grant = {
-            ceiling::measure(db.clone(), seconds, move |n| {
-                let id = id_of(n);
-                vec![
-                    (
-                        "INSERT INTO role_grants (user_id, role_name, scope_kind, scope_id, \
-                         granted_by, granted_at) VALUES ($1, 'channel-moderator', 'channel', $2, \
-                         'admin', now())",
-                        vec![Value::from(id), Value::from(format!("raw-{n}"))],
-                    ),
-                    (
-                        "INSERT INTO role_events (kind, payload, occurred_at) VALUES ('ROLE_GRANTED', $1, now())",
-                        vec![Value::from(role_payload.clone())],
-                    ),
-                ]
-            })
-            .await
-        };
+    async fn new(url: &str, ids: &[i64], seconds: u64) -> anyhow::Result<Self> {
         Ok(Self {
-            presence,
-            update,
-            create,
-            grant,
+            db: ceiling::pool(url).await?,
+            ids: ids.into(),
+            seconds,
         })
     }
+
+    /// Throughput of `change`, written with the outbox triggers off.
+    async fn measure(
+        &self,
+        change: impl Fn(u64) -> ceiling::Change + Send + Sync + 'static,
+    ) -> anyhow::Result<Throughput> {
+        eprintln!("measuring its raw-SQL ceiling …");
+        ceiling::without_outbox_triggers(&self.db).await?;
+        let run = ceiling::measure(self.db.clone(), self.seconds, change).await;
+        ceiling::restore_outbox_triggers(&self.db).await?;
+        Ok(run)
+    }
+
+    fn id_of(&self) -> impl Fn(u64) -> i64 + Send + Sync + 'static {
+        let ids = self.ids.clone();
+        move |n: u64| ids[(measure::splitmix(n) % ids.len() as u64) as usize]
+    }
+
+    async fn presence(&self) -> anyhow::Result<Throughput> {
+        let payload = ceiling::sample_payload(&self.db, "user_events").await?;
+        let id_of = self.id_of();
+        self.measure(move |n| {
+            let id = id_of(n);
+            vec![
+                (
+                    "UPDATE users SET presence_status = $1, online = $2 WHERE id = $3",
+                    vec![
+                        Value::from(if n.is_multiple_of(2) {
+                            "AVAILABLE"
+                        } else {
+                            "AWAY"
+                        }),
+                        Value::from(!n.is_multiple_of(3)),
+                        Value::from(id),
+                    ],
+                ),
+                user_event(id, 3, &payload),
+            ]
+        })
+        .await
+    }
+
+    async fn update(&self) -> anyhow::Result<Throughput> {
+        let payload = ceiling::sample_payload(&self.db, "user_events").await?;
+        let id_of = self.id_of();
+        self.measure(move |n| {
+            let id = id_of(n);
+            vec![
+                (
+                    "UPDATE users SET display_name = $1, sort_key = $2, updated_at = now(), \
+                     version = version + 1 WHERE id = $3",
+                    vec![
+                        Value::from(format!("Writer {n}")),
+                        Value::from(hex_key(n)),
+                        Value::from(id),
+                    ],
+                ),
+                user_event(id, 2, &payload),
+            ]
+        })
+        .await
+    }
+
+    async fn create(&self) -> anyhow::Result<Throughput> {
+        let payload = ceiling::sample_payload(&self.db, "user_events").await?;
+        self.measure(move |n| {
+            let name = format!("raw-{n}");
+            vec![
+                (
+                    "INSERT INTO users (name, user_type, display_name, canonical_name, \
+                     sort_key, sort_key_collation, description, is_guest, presence_status, \
+                     online, call_status, properties, created_at, updated_at, version, \
+                     is_global_banned, flag_count, is_deleted, token_generation) \
+                     VALUES ($1, 'PERSON', $2, $1, $3, 1, '', false, 'UNAVAILABLE', false, \
+                     'AVAILABLE', '{}', now(), now(), 1, false, 0, false, 0)",
+                    vec![
+                        Value::from(name),
+                        Value::from(format!("Raw User {n}")),
+                        Value::from(hex_key(n)),
+                    ],
+                ),
+                (
+                    "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
+                     VALUES (lastval(), 1, $1, now())",
+                    vec![Value::from(payload.clone())],
+                ),
+            ]
+        })
+        .await
+    }
+
+    async fn grant(&self) -> anyhow::Result<Throughput> {
+        let payload = ceiling::sample_payload(&self.db, "role_events").await?;
+        let id_of = self.id_of();
+        self.measure(move |n| {
+            let id = id_of(n);
+            vec![
+                (
+                    "INSERT INTO role_grants (user_id, role_name, scope_kind, scope_id, \
+                     granted_by, granted_at) VALUES ($1, 'channel-moderator', 'channel', $2, \
+                     'admin', now())",
+                    vec![Value::from(id), Value::from(format!("raw-{n}"))],
+                ),
+                (
+                    "INSERT INTO role_events (kind, payload, occurred_at) VALUES ('ROLE_GRANTED', $1, now())",
+                    vec![Value::from(payload.clone())],
+                ),
+            ]
+        })
+        .await
+    }
+}
+
+/// The INSERT of a user event of `kind` about `id`.
+fn user_event(id: i64, kind: i16, payload: &str) -> (&'static str, Vec<Value>) {
+    (
+        "INSERT INTO user_events (user_id, kind, payload, occurred_at) VALUES ($1, $2, $3, now())",
+        vec![
+            Value::from(id),
+            Value::from(kind),
+            Value::from(payload.to_owned()),
+        ],
+    )
 }
 
 /// A sort-key-like hex string, as long as a short name's key.
