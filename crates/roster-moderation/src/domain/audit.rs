@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use roster_kit::Result;
 
-use super::{Caller, Moderation, Page, access::permissions, ports::ExternalAction};
+use super::{Caller, Moderation, Page, access::permissions};
 
 /// The role service's event stream, as a source of audit entries.
 pub const ROLE_STREAM: &str = "roles";
@@ -175,6 +175,15 @@ impl Moderation {
     pub async fn role_stream_position(&self) -> Result<i64> {
         self.repo.stream_position(ROLE_STREAM).await
     }
+}
+
+/// An action seen at `position` of another service's event stream, for the
+/// audit log.
+#[derive(Debug, Clone)]
+pub struct ExternalAction {
+    pub position: i64,
+    pub record: AuditRecord,
+    pub at: DateTime<Utc>,
 }
 
 /// The audit log's record of a role change.

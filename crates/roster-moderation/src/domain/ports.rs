@@ -10,7 +10,7 @@ use roster_kit::Result;
 use tokio::sync::Notify;
 
 use super::{
-    audit::{AuditEntry, AuditQuery, AuditRecord},
+    audit::{AuditEntry, AuditQuery, AuditRecord, ExternalAction},
     bans::{Ban, BanChange, BanQuery, NewBan, Unbanned},
     deletion::{
         Counts, DeletionJob, DeletionOptions, DeletionStep, JobQuery, Lease, NewDeletionJob,
@@ -191,15 +191,6 @@ pub trait DeletionRepository: Send + Sync + 'static {
         user_id: i64,
         now: DateTime<Utc>,
     ) -> Result<bool>;
-}
-
-/// An action seen at `position` of another service's event stream, for the
-/// audit log.
-#[derive(Debug, Clone)]
-pub struct ExternalAction {
-    pub position: i64,
-    pub record: AuditRecord,
-    pub at: DateTime<Utc>,
 }
 
 /// The audit log.

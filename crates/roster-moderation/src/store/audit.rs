@@ -17,8 +17,8 @@ use super::{
     ms, time,
 };
 use crate::domain::{
-    audit::{AuditAction, AuditEntry, AuditQuery, AuditRecord},
-    ports::{AuditRepository, ExternalAction},
+    audit::{AuditAction, AuditEntry, AuditQuery, AuditRecord, ExternalAction},
+    ports::AuditRepository,
 };
 
 /// Audit rows per multi-row insert: eight bound values each, well under both
