@@ -358,6 +358,9 @@ async fn start(scratch: &Scratch) -> (Process, Process, Process, jetstream::Cont
     let mut created = ok(client
         .subscribe(format!("$JS.EVENT.ADVISORY.STREAM.CREATED.{STREAM}"))
         .await);
+    // The subscription reaches the server before anything can create the
+    // stream: the advisory is sent once, to whoever listens then.
+    ok(client.flush().await);
     let serve = scratch.serve().await;
     let relay = scratch.relay().await;
     assert!(
@@ -445,6 +448,7 @@ async fn roster_serve_runs_the_relay_when_enabled() {
     let mut created = ok(client
         .subscribe(format!("$JS.EVENT.ADVISORY.STREAM.CREATED.{STREAM}"))
         .await);
+    ok(client.flush().await);
     let _serve = scratch.serve_with_relay().await;
     assert!(ok(tokio::time::timeout(DEADLINE, created.next()).await).is_some());
     let js = jetstream::new(client);
