@@ -18,10 +18,6 @@ const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub use crate::config::DEFAULT_MAX_CONNECTIONS;
 
-/// How long a pooled PostgreSQL connection may sit idle before it is checked
-/// again on its way out of the pool.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 /// How long an SQLite statement waits for another connection's write lock
 /// before it fails with SQLITE_BUSY. Write transactions take the lock at their
 /// start ([`begin_write`]), so this is a queue, not a retry.
@@ -79,11 +75,6 @@ pub async fn connect_with(
         options
             .max_connections(max_connections.max(1))
             .min_connections(2.min(max_connections.max(1)))
-            // The pool pings every connection it takes back; a connection
-            // idle for longer than this is pinged again before it is handed
-            // out (so a restarted database costs no call an error), one in
-            // steady use is not: that ping was a round trip per query.
-            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             // Prepared statements would otherwise switch to a generic plan after a
             // few runs, planned without the parameter values; for range searches
             // (a common prefix versus a rare one) that plan can be a long scan.
