@@ -73,6 +73,15 @@ impl Durability {
         self.wait().await
     }
 
+    /// `events` just read from an outbox, once they are durable: what every
+    /// outbox reader hands on (none read: nothing to wait for).
+    pub async fn hand_on<T>(&self, events: Vec<T>) -> Result<Vec<T>, Error> {
+        if !events.is_empty() {
+            self.wait().await?;
+        }
+        Ok(events)
+    }
+
     /// Returns once every transaction of this database that committed
     /// before the call is durable.
     pub async fn wait(&self) -> Result<(), Error> {

@@ -255,6 +255,21 @@ pub trait StreamProjection: Send + Sync + 'static {
 /// Events a follower applies together at most.
 pub const FOLLOW_BATCH: usize = 256;
 
+/// `first` with the events that arrived after it and can be read without
+/// waiting (up to [`FOLLOW_BATCH`] in all): a follower that fell behind
+/// catches up in batches. Also the stream's error, should it break among them.
+fn with_arrived<E>(first: E, stream: &mut tonic::Streaming<E>) -> (Vec<E>, Option<tonic::Status>) {
+    let mut batch = vec![first];
+    while batch.len() < FOLLOW_BATCH {
+        match stream.message().now_or_never() {
+            Some(Ok(Some(event))) => batch.push(event),
+            Some(Err(status)) => return (batch, Some(status)),
+            Some(Ok(None)) | None => break,
+        }
+    }
+    (batch, None)
+}
+
 /// A running [`follow_stream`]; stops when dropped.
 pub struct FollowedStream {
     applied: tokio::sync::watch::Receiver<i64>,
@@ -313,23 +328,10 @@ pub fn follow_stream<P: StreamProjection>(
                     .with_source(status)
                 };
                 while let Some(event) = stream.message().await.map_err(ended)? {
-                    // With the events that arrived meanwhile: a follower
-                    // that fell behind catches up in batches.
-                    let mut batch = vec![event];
-                    let mut broken = None;
-                    while batch.len() < FOLLOW_BATCH {
-                        match stream.message().now_or_never() {
-                            Some(Ok(Some(event))) => batch.push(event),
-                            Some(Err(status)) => {
-                                broken = Some(ended(status));
-                                break;
-                            }
-                            Some(Ok(None)) | None => break,
-                        }
-                    }
+                    let (batch, broken) = with_arrived(event, &mut stream);
                     advance(projection.apply_batch(batch).await?);
-                    if let Some(err) = broken {
-                        return Err(err);
+                    if let Some(status) = broken {
+                        return Err(ended(status));
                     }
                 }
                 Ok::<(), Error>(())

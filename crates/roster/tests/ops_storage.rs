@@ -752,13 +752,13 @@ async fn an_outbox_append_waits_for_the_uncommitted_one_before_it() {
     let append = "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
                   VALUES (1, 2, '{}', now()) RETURNING seq";
     let first = ok(db.begin().await);
-    let first_seq: i64 = scalar_in(&first, append).await;
+    let first_seq: i64 = scalar(&first, append).await;
 
     let second = tokio::spawn({
         let db = db.clone();
         async move {
             let txn = ok(db.begin().await);
-            let seq: i64 = scalar_in(&txn, append).await;
+            let seq: i64 = scalar(&txn, append).await;
             ok(txn.commit().await);
             seq
         }
@@ -785,19 +785,9 @@ async fn an_outbox_append_waits_for_the_uncommitted_one_before_it() {
     );
 }
 
-/// The one value `sql` answers inside `txn`.
-async fn scalar_in<T: sea_orm::TryGetable>(txn: &sea_orm::DatabaseTransaction, sql: &str) -> T {
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = ok(txn
-        .query_one_raw(Statement::from_string(txn.get_database_backend(), sql))
-        .await)
-    .unwrap_or_else(|| panic!("{sql} answered nothing"));
-    ok(row.try_get_by_index::<T>(0))
-}
-
-/// The one value `sql` answers.
-async fn scalar<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
-    use sea_orm::{ConnectionTrait, Statement};
+/// The one value `sql` answers through `db` (a connection or a transaction).
+async fn scalar<T: sea_orm::TryGetable>(db: &impl sea_orm::ConnectionTrait, sql: &str) -> T {
+    use sea_orm::Statement;
     let row = ok(db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await)

@@ -255,47 +255,51 @@ impl Ceilings {
         move |n: u64| ids[(measure::splitmix(n) % ids.len() as u64) as usize]
     }
 
-    async fn presence(&self) -> anyhow::Result<Throughput> {
+    /// An UPDATE of one of the users' rows (`statement` of the call number
+    /// and the user) with the user event of `kind`.
+    async fn user_update(
+        &self,
+        kind: i16,
+        statement: impl Fn(u64, i64) -> (&'static str, Vec<Value>) + Send + Sync + 'static,
+    ) -> anyhow::Result<Throughput> {
         let payload = ceiling::sample_payload(&self.db, "user_events").await?;
         let id_of = self.id_of();
         self.measure(move |n| {
             let id = id_of(n);
-            vec![
-                (
-                    "UPDATE users SET presence_status = $1, online = $2 WHERE id = $3",
-                    vec![
-                        Value::from(if n.is_multiple_of(2) {
-                            "AVAILABLE"
-                        } else {
-                            "AWAY"
-                        }),
-                        Value::from(!n.is_multiple_of(3)),
-                        Value::from(id),
-                    ],
-                ),
-                user_event(id, 3, &payload),
-            ]
+            vec![statement(n, id), user_event(id, kind, &payload)]
+        })
+        .await
+    }
+
+    async fn presence(&self) -> anyhow::Result<Throughput> {
+        self.user_update(3, |n, id| {
+            (
+                "UPDATE users SET presence_status = $1, online = $2 WHERE id = $3",
+                vec![
+                    Value::from(if n.is_multiple_of(2) {
+                        "AVAILABLE"
+                    } else {
+                        "AWAY"
+                    }),
+                    Value::from(!n.is_multiple_of(3)),
+                    Value::from(id),
+                ],
+            )
         })
         .await
     }
 
     async fn update(&self) -> anyhow::Result<Throughput> {
-        let payload = ceiling::sample_payload(&self.db, "user_events").await?;
-        let id_of = self.id_of();
-        self.measure(move |n| {
-            let id = id_of(n);
-            vec![
-                (
-                    "UPDATE users SET display_name = $1, sort_key = $2, updated_at = now(), \
-                     version = version + 1 WHERE id = $3",
-                    vec![
-                        Value::from(format!("Writer {n}")),
-                        Value::from(hex_key(n)),
-                        Value::from(id),
-                    ],
-                ),
-                user_event(id, 2, &payload),
-            ]
+        self.user_update(2, |n, id| {
+            (
+                "UPDATE users SET display_name = $1, sort_key = $2, updated_at = now(), \
+                 version = version + 1 WHERE id = $3",
+                vec![
+                    Value::from(format!("Writer {n}")),
+                    Value::from(hex_key(n)),
+                    Value::from(id),
+                ],
+            )
         })
         .await
     }

@@ -59,11 +59,7 @@ impl EventRepository for Store {
             let oldest = db::oldest_seq::<event::Entity>(&self.db, event::Column::Seq).await?;
             events::ensure_kept(after, oldest)?;
         }
-        if !events.is_empty() {
-            // Handed on only once durable (see `roster_kit::durability`).
-            self.durability.wait().await?;
-        }
-        Ok(events)
+        self.durability.hand_on(events).await
     }
 }
 

@@ -17,15 +17,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use roster_kit::{Error, Result, durability::Durability};
-use roster_migrations::ModerationMigrator;
+use roster_migrations::{ModerationMigrator, moderation::OUTBOX_LOCK_KEY};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, DatabaseTransaction, Set,
 };
 use tokio::sync::Notify;
 
 use crate::domain::{audit::AuditRecord, events::ModerationEvent};
-
-use roster_migrations::moderation::OUTBOX_LOCK_KEY;
 
 /// The moderation service's repository. Cheap to clone.
 #[derive(Clone)]

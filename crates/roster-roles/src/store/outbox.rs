@@ -8,6 +8,7 @@ use roster_kit::{
     events::{self, PrunableLog, Retention},
     origin,
 };
+use roster_migrations::roles::OUTBOX_LOCK_KEY;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -15,8 +16,6 @@ use sea_orm::{
 
 use super::{Store, corrupt, entity::role_event};
 use crate::domain::{RoleEvent, StoredEvent, ports::EventRepository};
-
-use roster_migrations::roles::OUTBOX_LOCK_KEY;
 
 /// Rows per multi-row insert: seven bound values each, well under both
 /// backends' limit on parameters per statement.
@@ -126,11 +125,7 @@ impl EventRepository for Store {
                 db::oldest_seq::<role_event::Entity>(&self.db, role_event::Column::Seq).await?;
             events::ensure_kept(seq, oldest)?;
         }
-        if !events.is_empty() {
-            // Handed on only once durable (see `roster_kit::durability`).
-            self.durability.wait().await?;
-        }
-        Ok(events)
+        self.durability.hand_on(events).await
     }
 
     async fn last_event_seq(&self) -> Result<i64> {

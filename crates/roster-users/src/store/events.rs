@@ -11,6 +11,7 @@ use roster_kit::{
     events::{self, PrunableLog, Retention},
     origin,
 };
+use roster_migrations::users::OUTBOX_LOCK_KEY;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -19,8 +20,6 @@ use tokio::sync::Notify;
 
 use super::{UserStore, entity::user_event, mapping};
 use crate::domain::{User, UserEvent, UserEventKind, ports::UserEventLog};
-
-use roster_migrations::users::OUTBOX_LOCK_KEY;
 
 /// Outbox rows one poll of other replicas' changes reads at most.
 const CHANGES_PER_POLL: u64 = 1000;
@@ -195,9 +194,7 @@ impl UserEventLog for UserStore {
                 db::oldest_seq::<user_event::Entity>(&self.db, user_event::Column::Seq).await?;
             events::ensure_kept(after, oldest)?;
         }
-        if !events.is_empty() {
-            self.durability.wait().await?;
-        }
+        let events = self.durability.hand_on(events).await?;
         self.reflect(after, events.iter().map(|e| (e.sequence, e.user.id)));
         Ok(events)
     }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use roster_kit::{Error, db};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{
     UserStore,
@@ -25,13 +25,7 @@ impl RoleProjection for UserStore {
     }
 
     async fn pass_role_events(&self, sequence: i64) -> Result<(), Error> {
-        user_role_sync::Entity::update_many()
-            .col_expr(user_role_sync::Column::LastSequence, Expr::value(sequence))
-            .filter(user_role_sync::Column::Id.eq(ROLE_SYNC_ROW))
-            .filter(user_role_sync::Column::LastSequence.lt(sequence))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        claim(&self.db, sequence).await.map(drop)
     }
 
     async fn apply_role_event(
@@ -41,13 +35,7 @@ impl RoleProjection for UserStore {
         change: Option<&RoleChange>,
     ) -> Result<bool, Error> {
         let txn = db::begin_write(&self.db).await?;
-        let claimed = user_role_sync::Entity::update_many()
-            .col_expr(user_role_sync::Column::LastSequence, Expr::value(sequence))
-            .filter(user_role_sync::Column::Id.eq(ROLE_SYNC_ROW))
-            .filter(user_role_sync::Column::LastSequence.lt(sequence))
-            .exec(&txn)
-            .await?;
-        if claimed.rows_affected == 0 {
+        if !claim(&txn, sequence).await? {
             // Another replica applied it; what this replica cached is stale now.
             self.cache.invalidate(&user_id);
             return Ok(false);
@@ -72,4 +60,17 @@ impl RoleProjection for UserStore {
         self.cache.invalidate(&user_id);
         Ok(true)
     }
+}
+
+/// Moves the position to `sequence` unless it is there or past it already;
+/// whether it moved (this caller, not another replica, applies what lies
+/// between).
+async fn claim(db: &impl ConnectionTrait, sequence: i64) -> Result<bool, Error> {
+    let moved = user_role_sync::Entity::update_many()
+        .col_expr(user_role_sync::Column::LastSequence, Expr::value(sequence))
+        .filter(user_role_sync::Column::Id.eq(ROLE_SYNC_ROW))
+        .filter(user_role_sync::Column::LastSequence.lt(sequence))
+        .exec(db)
+        .await?;
+    Ok(moved.rows_affected > 0)
 }

@@ -2,7 +2,7 @@
 
 use roster_kit::testing::Backend;
 use roster_moderation::domain::{
-    audit::{AuditAction, AuditPosition, AuditQuery, AuditRecord},
+    audit::{AuditAction, AuditPosition, AuditQuery, AuditRecord, ExternalAction},
     bans::NewBan,
     events::ModerationEvent,
     flags::FlagReason,
@@ -206,6 +206,32 @@ async fn audit_entries_filter_and_page_newest_first(backend: Backend) {
     );
     assert_eq!(store.stream_position("roles").await.unwrap(), 13);
     assert_eq!(store.stream_position("files").await.unwrap(), 0);
+
+    // A batch records only the actions past the stored position, and moves
+    // it to the batch's end.
+    let seen = |position| ExternalAction {
+        position,
+        record: AuditRecord::new(&admin(), 8, AuditAction::RevokeRole, ""),
+        at: at(60),
+    };
+    let recorded = store
+        .record_external_actions("roles", 17, vec![seen(12), seen(14), seen(16)])
+        .await
+        .unwrap();
+    assert_eq!(recorded, 2);
+    assert_eq!(store.stream_position("roles").await.unwrap(), 17);
+    let revokes = AuditQuery {
+        action: Some(AuditAction::RevokeRole),
+        ..base.clone()
+    };
+    assert_eq!(store.list_audit(&revokes).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .record_external_actions("roles", 17, vec![seen(16)])
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 on_both_backends!(
