@@ -19,7 +19,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use roster_kit::{Error, Result, durability::Durability};
 use roster_migrations::{ModerationMigrator, moderation::OUTBOX_LOCK_KEY};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, DatabaseTransaction, Set,
+    ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    Set,
 };
 use tokio::sync::Notify;
 
@@ -119,6 +120,37 @@ async fn append_event(
     event: ModerationEvent,
     now: DateTime<Utc>,
 ) -> Result<i64> {
+    Ok(event_row(actor, event, now)?.insert(txn).await?.seq)
+}
+
+/// Appends `events` in order inside `txn`, many rows per statement (a
+/// deletion can remove thousands of flags at once).
+async fn append_events(
+    txn: &DatabaseTransaction,
+    actor: &str,
+    events: Vec<ModerationEvent>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    // Well under SQLite's bound on parameters in one statement.
+    const ROWS_PER_INSERT: usize = 500;
+    let rows = events
+        .into_iter()
+        .map(|event| event_row(actor, event, now))
+        .collect::<Result<Vec<_>>>()?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        entity::event::Entity::insert_many(chunk.to_vec())
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The outbox row of `event`.
+fn event_row(
+    actor: &str,
+    event: ModerationEvent,
+    now: DateTime<Utc>,
+) -> Result<entity::event::ActiveModel> {
     let kind = event.kind();
     let user_id = event.user_id();
     let payload = serde_json::to_string(&Payload {
@@ -130,7 +162,7 @@ async fn append_event(
     // runner finishes it later), with the request, trace and reason of the
     // call when there is one.
     let origin = roster_kit::origin::current("moderation");
-    let row = entity::event::ActiveModel {
+    Ok(entity::event::ActiveModel {
         seq: NotSet,
         kind: Set(kind.to_owned()),
         user_id: Set(user_id),
@@ -140,10 +172,7 @@ async fn append_event(
         request_id: Set(roster_kit::origin::column(&origin.request_id)),
         trace_id: Set(roster_kit::origin::column(&origin.trace_id)),
         reason: Set(roster_kit::origin::column(&origin.reason)),
-    }
-    .insert(txn)
-    .await?;
-    Ok(row.seq)
+    })
 }
 
 /// Records an audit entry inside `txn`.
