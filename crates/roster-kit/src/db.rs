@@ -127,11 +127,9 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// transaction commit asynchronously, so the lock is released as soon as the
 /// commit is written rather than after the disk flush: commit it, then wait
 /// for [`crate::durability::Durability`] before answering (see there why and
-/// how that is as durable as a synchronous commit). It also queues a
-/// notification on the outbox's channel ([`crate::wake::outbox_channel`]),
-/// which PostgreSQL delivers when (and only if) the transaction commits, so
-/// other replicas listening ([`crate::wake::on_remote_commits`]) wake as soon
-/// as the events are readable. SQLite has a single writer already.
+/// how that is as durable as a synchronous commit); that barrier also
+/// announces the commit to other replicas ([`crate::wake::on_remote_commits`]).
+/// SQLite has a single writer already.
 pub async fn before_append(txn: &sea_orm::DatabaseTransaction) -> Result<(), Error> {
     crate::idempotency::mark_applied(txn).await?;
     Ok(())

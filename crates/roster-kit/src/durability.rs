@@ -23,17 +23,29 @@
 //! so concurrent writers share one flush (group commit) instead of each
 //! paying its own.
 //!
+//! The barrier also announces the commits it covers to other processes: a
+//! barrier that follows a commit notifies the outbox's channel
+//! ([`crate::wake::outbox_channel`]), after the commits it covers are visible.
+//! The appending transactions themselves do not notify: PostgreSQL
+//! serialises the commits of all transactions that notified, database-wide,
+//! so a notification per append made every commit wait for the one before.
+//! One notification per barrier is one per group of concurrent writers.
+//!
 //! On SQLite transactions commit as they always do and waits return at once.
 
 use std::sync::{
     Arc,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend};
 use tokio::sync::Mutex;
 
 use crate::error::Error;
+
+/// What a barrier writes: a transactional logical message, which assigns the
+/// barrier a transaction (so its synchronous commit flushes the WAL).
+const BARRIER: &str = "pg_logical_emit_message(true, 'roster', '')";
 
 /// Waits for commits of one database to be on disk. Cheap to clone.
 #[derive(Clone)]
@@ -49,27 +61,41 @@ struct Barrier {
     covered: AtomicU64,
     /// Held while a barrier runs; waits queue for it in order.
     running: Mutex<()>,
+    /// A commit happened that no barrier has announced yet.
+    unannounced: AtomicBool,
+    /// The barrier with the announcement.
+    announcing: String,
 }
 
 impl Durability {
-    /// Barriers on `db` (PostgreSQL); none on SQLite, where commits are
-    /// synchronous.
-    pub fn new(db: &DatabaseConnection) -> Self {
+    /// Barriers on `db` (PostgreSQL), announcing commits to the outbox locked
+    /// with `outbox_key`; none on SQLite, where commits are synchronous.
+    pub fn new(db: &DatabaseConnection, outbox_key: i64) -> Self {
         let barrier = (db.get_database_backend() == DbBackend::Postgres).then(|| {
             Arc::new(Barrier {
                 db: db.clone(),
                 requested: AtomicU64::new(0),
                 covered: AtomicU64::new(0),
                 running: Mutex::new(()),
+                unannounced: AtomicBool::new(false),
+                announcing: format!(
+                    "SELECT {BARRIER}, pg_notify('{}', '')",
+                    crate::wake::outbox_channel(outbox_key)
+                ),
             })
         });
         Self { barrier }
     }
 
     /// Commits `txn` (one that appended to an outbox, so it commits
-    /// asynchronously) and returns once it is durable.
+    /// asynchronously) and returns once it is durable and announced.
     pub async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
         txn.commit().await?;
+        if let Some(barrier) = &self.barrier {
+            // Before the wait's ticket: the barrier that covers the ticket
+            // sees this, and announces after the commit.
+            barrier.unannounced.store(true, Ordering::SeqCst);
+        }
         self.wait().await
     }
 
@@ -98,10 +124,18 @@ impl Durability {
         // Every wait up to `covers` was asked for, after its commit, before
         // this barrier starts.
         let covers = barrier.requested.load(Ordering::SeqCst);
-        barrier
-            .db
-            .execute_unprepared("SELECT pg_logical_emit_message(true, 'roster', '')")
-            .await?;
+        let announces = barrier.unannounced.swap(false, Ordering::SeqCst);
+        let sql = if announces {
+            barrier.announcing.clone()
+        } else {
+            format!("SELECT {BARRIER}")
+        };
+        if let Err(err) = barrier.db.execute_unprepared(&sql).await {
+            if announces {
+                barrier.unannounced.store(true, Ordering::SeqCst);
+            }
+            return Err(err.into());
+        }
         barrier.covered.fetch_max(covers, Ordering::SeqCst);
         Ok(())
     }

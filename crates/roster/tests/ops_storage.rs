@@ -707,7 +707,7 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
     let database = TestDatabase::postgres().await;
     let db = ok(roster_kit::db::connect(&database.url).await);
     ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
-    let durability = Durability::new(&db);
+    let durability = Durability::new(&db, roster_migrations::users::OUTBOX_LOCK_KEY);
     for n in 0..20 {
         let txn = ok(db.begin().await);
         ok(txn
@@ -737,6 +737,49 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
     // Outside an appending transaction commits stay synchronous.
     let setting: String = scalar(&db, "SHOW synchronous_commit").await;
     assert_eq!(setting, "on");
+}
+
+/// An append does not notify from inside its transaction (PostgreSQL
+/// serialises the commits of all notifying transactions); the durability
+/// barrier after its commit announces it on the outbox's channel instead.
+#[tokio::test]
+async fn a_commit_is_announced_by_its_barrier_not_by_its_append() {
+    use roster_kit::durability::Durability;
+    use roster_migrations::users::OUTBOX_LOCK_KEY;
+    use sea_orm::{ConnectionTrait, TransactionTrait, sqlx::postgres::PgListener};
+
+    let database = TestDatabase::postgres().await;
+    let db = ok(roster_kit::db::connect(&database.url).await);
+    ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
+    let channel = roster_kit::wake::outbox_channel(OUTBOX_LOCK_KEY);
+    let mut listener = ok(PgListener::connect(&database.url).await);
+    ok(listener.listen(&channel).await);
+    let append = "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
+                  VALUES (1, 2, '{}', now())";
+
+    let txn = ok(db.begin().await);
+    ok(txn.execute_unprepared(append).await);
+    ok(txn.commit().await);
+    // Notifications arrive in commit order: the marker sent after the append
+    // is the first one heard only if the append sent none.
+    ok(db
+        .execute_unprepared(&format!("SELECT pg_notify('{channel}', 'marker')"))
+        .await);
+    assert_eq!(ok(listener.recv().await).payload(), "marker");
+
+    let durability = Durability::new(&db, OUTBOX_LOCK_KEY);
+    let txn = ok(db.begin().await);
+    ok(txn.execute_unprepared(append).await);
+    ok(durability.commit(txn).await);
+    ok(db
+        .execute_unprepared(&format!("SELECT pg_notify('{channel}', 'marker')"))
+        .await);
+    let heard = ok(listener.recv().await);
+    assert_eq!(
+        heard.payload(),
+        "",
+        "the barrier announced nothing before the marker"
+    );
 }
 
 /// An INSERT into an outbox takes the outbox's turn before it draws its

@@ -6,6 +6,7 @@ mod m20261122_000001_create_roles;
 mod m20261223_000002_event_origin;
 mod m20261224_000003_idempotency;
 mod m20261227_000004_outbox_turn;
+mod m20261228_000005_quiet_outbox;
 
 /// The table of this service's idempotency ledger.
 pub use m20261224_000003_idempotency::TABLE as IDEMPOTENCY_TABLE;
@@ -24,6 +25,7 @@ impl MigratorTrait for RolesMigrator {
             Box::new(m20261223_000002_event_origin::Migration),
             Box::new(m20261224_000003_idempotency::Migration),
             Box::new(m20261227_000004_outbox_turn::Migration),
+            Box::new(m20261228_000005_quiet_outbox::Migration),
         ]
     }
 

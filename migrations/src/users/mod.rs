@@ -10,6 +10,7 @@ mod m20261215_000005_collation_keys;
 mod m20261223_000006_event_origin;
 mod m20261224_000007_idempotency;
 mod m20261227_000008_outbox_turn;
+mod m20261228_000009_quiet_outbox;
 
 /// The table of this service's idempotency ledger.
 pub use m20261224_000007_idempotency::TABLE as IDEMPOTENCY_TABLE;
@@ -32,6 +33,7 @@ impl MigratorTrait for UsersMigrator {
             Box::new(m20261223_000006_event_origin::Migration),
             Box::new(m20261224_000007_idempotency::Migration),
             Box::new(m20261227_000008_outbox_turn::Migration),
+            Box::new(m20261228_000009_quiet_outbox::Migration),
         ]
     }
 

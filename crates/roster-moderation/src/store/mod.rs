@@ -39,7 +39,7 @@ pub struct Store {
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
-            durability: Durability::new(&db),
+            durability: Durability::new(&db, OUTBOX_LOCK_KEY),
             db,
             changes: Arc::new(Notify::new()),
         }

@@ -9,6 +9,7 @@ mod outbox;
 mod roles;
 
 use roster_kit::{Error, durability::Durability};
+use roster_migrations::roles::OUTBOX_LOCK_KEY;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend};
 
 /// The role service's tables on SQLite or PostgreSQL. Cheap to clone.
@@ -23,7 +24,7 @@ pub struct Store {
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
-            durability: Durability::new(&db),
+            durability: Durability::new(&db, OUTBOX_LOCK_KEY),
             db,
         }
     }

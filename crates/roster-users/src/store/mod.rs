@@ -17,6 +17,7 @@ mod users;
 use std::sync::Arc;
 
 use roster_kit::{Error, cache::Cache, durability::Durability};
+use roster_migrations::users::OUTBOX_LOCK_KEY;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::Notify;
 
@@ -59,7 +60,7 @@ impl UserStore {
         let cache = Arc::new(Cache::new("users", CACHED_USERS));
         Self {
             loader: Arc::new(loader::UserLoader::start(db.clone(), cache.clone())),
-            durability: Durability::new(&db),
+            durability: Durability::new(&db, OUTBOX_LOCK_KEY),
             db,
             collation,
             committed: Arc::new(Notify::new()),
