@@ -23,13 +23,17 @@
 //! so concurrent writers share one flush (group commit) instead of each
 //! paying its own.
 //!
-//! The barrier also announces the commits it covers to other processes: a
-//! barrier that follows a commit notifies the outbox's channel
-//! ([`crate::wake::outbox_channel`]), after the commits it covers are visible.
-//! The appending transactions themselves do not notify: PostgreSQL
-//! serialises the commits of all transactions that notified, database-wide,
-//! so a notification per append made every commit wait for the one before.
-//! One notification per barrier is one per group of concurrent writers.
+//! The barrier also has the commits it covers announced to other processes:
+//! once a barrier that follows a commit is done, a notification goes to the
+//! outbox's channel ([`crate::wake::outbox_channel`]), in a statement of its
+//! own, in the background. The appending transactions themselves do not
+//! notify: PostgreSQL serialises the commits of all transactions that
+//! notified, database-wide, holding the turn through their disk flush, so a
+//! notification per append made every commit wait for the one before, and a
+//! notification inside the barrier would make the barriers of different
+//! services wait for each other's flush. Alone, a notification writes
+//! nothing and flushes nothing, so its turn is short; and one per barrier is
+//! one per group of concurrent writers.
 //!
 //! On SQLite transactions commit as they always do and waits return at once.
 
@@ -43,9 +47,9 @@ use tokio::sync::Mutex;
 
 use crate::error::Error;
 
-/// What a barrier writes: a transactional logical message, which assigns the
-/// barrier a transaction (so its synchronous commit flushes the WAL).
-const BARRIER: &str = "pg_logical_emit_message(true, 'roster', '')";
+/// A barrier: a transactional logical message, which gives the statement a
+/// transaction that writes WAL, so its synchronous commit flushes the WAL.
+const BARRIER: &str = "SELECT pg_logical_emit_message(true, 'roster', '')";
 
 /// Waits for commits of one database to be on disk. Cheap to clone.
 #[derive(Clone)]
@@ -63,8 +67,8 @@ struct Barrier {
     running: Mutex<()>,
     /// A commit happened that no barrier has announced yet.
     unannounced: AtomicBool,
-    /// The barrier with the announcement.
-    announcing: String,
+    /// The statement announcing commits.
+    announcement: String,
 }
 
 impl Durability {
@@ -78,8 +82,8 @@ impl Durability {
                 covered: AtomicU64::new(0),
                 running: Mutex::new(()),
                 unannounced: AtomicBool::new(false),
-                announcing: format!(
-                    "SELECT {BARRIER}, pg_notify('{}', '')",
+                announcement: format!(
+                    "SELECT pg_notify('{}', '')",
                     crate::wake::outbox_channel(outbox_key)
                 ),
             })
@@ -88,7 +92,8 @@ impl Durability {
     }
 
     /// Commits `txn` (one that appended to an outbox, so it commits
-    /// asynchronously) and returns once it is durable and announced.
+    /// asynchronously) and returns once it is durable; its announcement
+    /// follows.
     pub async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
         txn.commit().await?;
         if let Some(barrier) = &self.barrier {
@@ -125,16 +130,20 @@ impl Durability {
         // this barrier starts.
         let covers = barrier.requested.load(Ordering::SeqCst);
         let announces = barrier.unannounced.swap(false, Ordering::SeqCst);
-        let sql = if announces {
-            barrier.announcing.clone()
-        } else {
-            format!("SELECT {BARRIER}")
-        };
-        if let Err(err) = barrier.db.execute_unprepared(&sql).await {
+        if let Err(err) = barrier.db.execute_unprepared(BARRIER).await {
             if announces {
                 barrier.unannounced.store(true, Ordering::SeqCst);
             }
             return Err(err.into());
+        }
+        if announces {
+            // A hint: a lost one costs other replicas a poll interval.
+            let (db, announcement) = (barrier.db.clone(), barrier.announcement.clone());
+            tokio::spawn(async move {
+                if let Err(err) = db.execute_unprepared(&announcement).await {
+                    tracing::debug!(error = %err, "announcing outbox commits failed");
+                }
+            });
         }
         barrier.covered.fetch_max(covers, Ordering::SeqCst);
         Ok(())
