@@ -24,9 +24,10 @@
 //! paying its own.
 //!
 //! The barrier also has the commits it covers announced to other processes:
-//! once a barrier that follows a commit is done, a notification goes to the
+//! when a barrier that follows a commit starts, a notification goes to the
 //! outbox's channel ([`crate::wake::outbox_channel`]), in a statement of its
-//! own, in the background. The appending transactions themselves do not
+//! own, in the background (the commits are visible by then, and readers wait
+//! for durability themselves). The appending transactions themselves do not
 //! notify: PostgreSQL serialises the commits of all transactions that
 //! notified, database-wide, holding the turn through their disk flush, so a
 //! notification per append made every commit wait for the one before, and a
@@ -129,15 +130,11 @@ impl Durability {
         // Every wait up to `covers` was asked for, after its commit, before
         // this barrier starts.
         let covers = barrier.requested.load(Ordering::SeqCst);
-        let announces = barrier.unannounced.swap(false, Ordering::SeqCst);
-        if let Err(err) = barrier.db.execute_unprepared(BARRIER).await {
-            if announces {
-                barrier.unannounced.store(true, Ordering::SeqCst);
-            }
-            return Err(err.into());
-        }
-        if announces {
-            // A hint: a lost one costs other replicas a poll interval.
+        if barrier.unannounced.swap(false, Ordering::SeqCst) {
+            // The commits this barrier covers are visible already, and a
+            // replica that reads them waits for their durability itself: the
+            // announcement need not wait for the flush. A hint: a lost one
+            // costs other replicas a poll interval.
             let (db, announcement) = (barrier.db.clone(), barrier.announcement.clone());
             tokio::spawn(async move {
                 if let Err(err) = db.execute_unprepared(&announcement).await {
@@ -145,6 +142,7 @@ impl Durability {
                 }
             });
         }
+        barrier.db.execute_unprepared(BARRIER).await?;
         barrier.covered.fetch_max(covers, Ordering::SeqCst);
         Ok(())
     }
