@@ -93,8 +93,8 @@ impl Durability {
     }
 
     /// Commits `txn` (one that appended to an outbox, so it commits
-    /// asynchronously) and returns once it is durable; its announcement
-    /// follows.
+    /// asynchronously) and returns once it is durable; the barrier it waits
+    /// for also has it announced to other processes.
     pub async fn commit(&self, txn: DatabaseTransaction) -> Result<(), Error> {
         txn.commit().await?;
         if let Some(barrier) = &self.barrier {

@@ -1,9 +1,9 @@
 //! Waking this process when another one commits to a shared outbox.
 //!
 //! On PostgreSQL every commit that appended to an outbox is announced
-//! (`pg_notify`, sent by the durability barrier that follows it, so only once
-//! it is visible, and once for many concurrent commits:
-//! [`crate::durability`]), on one channel per outbox. [`on_remote_commits`] listens on that channel
+//! (`pg_notify`, sent when the durability barrier after it starts, so once it
+//! is visible, and once for many concurrent commits: [`crate::durability`]),
+//! on one channel per outbox. [`on_remote_commits`] listens on that channel
 //! over a dedicated connection and wakes the same [`Notify`] local commits
 //! wake, so watch streams and cache followers of every replica learn of a
 //! change within a round trip instead of at their next poll.

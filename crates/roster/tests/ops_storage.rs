@@ -741,8 +741,7 @@ async fn an_outbox_append_is_on_disk_once_durability_is_awaited() {
 
 /// An append does not notify from inside its transaction (PostgreSQL
 /// serialises the commits of all notifying transactions); its commit is
-/// announced on the outbox's channel once the durability barrier after it is
-/// done.
+/// announced on the outbox's channel by the durability barrier after it.
 #[tokio::test]
 async fn a_commit_is_announced_by_its_barrier_not_by_its_append() {
     use roster_kit::durability::Durability;
