@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use roster_kit::{Error, Result, authz::Scope, db};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set, Statement,
 };
 
 use super::{
@@ -65,6 +66,94 @@ fn grants_from_rows(rows: Vec<role_grant::Model>) -> Result<Vec<Grant>> {
     rows.into_iter().map(grant_from_row).collect()
 }
 
+/// The grant's row as written and whether it is new, in one statement: an
+/// INSERT that regrants on conflict (PostgreSQL). Concurrent identical grants
+/// both succeed, one creating and the other regranting.
+async fn upsert_grant(
+    txn: &DatabaseTransaction,
+    request: &GrantRequest,
+    granted_by: &str,
+    now: DateTime<Utc>,
+) -> Result<(role_grant::Model, bool)> {
+    const UPSERT: &str = "INSERT INTO role_grants \
+        (user_id, role_name, scope_kind, scope_id, granted_by, granted_at, expires_at_ms) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        ON CONFLICT (user_id, role_name, scope_kind, scope_id) DO UPDATE SET \
+        granted_by = EXCLUDED.granted_by, granted_at = EXCLUDED.granted_at, \
+        expires_at_ms = EXCLUDED.expires_at_ms \
+        RETURNING *, (xmax = 0) AS created";
+    let (kind, id) = scope_columns(&request.scope);
+    let written = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            UPSERT,
+            [
+                request.user_id.into(),
+                request.role.clone().into(),
+                kind.into(),
+                id.into(),
+                granted_by.into(),
+                now.into(),
+                request.expires_at.map(|t| t.timestamp_millis()).into(),
+            ],
+        ))
+        .await?
+        .ok_or_else(|| Error::internal("an upsert returned no row"))?;
+    let created: bool = written.try_get("", "created")?;
+    Ok((role_grant::Model::from_query_result(&written, "")?, created))
+}
+
+/// The grant's row as written and whether it is new: the existing grant is
+/// read, then updated, or a new one inserted.
+async fn find_then_write_grant(
+    txn: &DatabaseTransaction,
+    request: &GrantRequest,
+    granted_by: &str,
+    now: DateTime<Utc>,
+) -> Result<(role_grant::Model, bool)> {
+    let (kind, id) = scope_columns(&request.scope);
+    let existing = role_grant::Entity::find()
+        .filter(role_grant::Column::UserId.eq(request.user_id))
+        .filter(role_grant::Column::RoleName.eq(&request.role))
+        .filter(role_grant::Column::ScopeKind.eq(kind))
+        .filter(role_grant::Column::ScopeId.eq(id))
+        .one(txn)
+        .await?;
+    let expires_at_ms = request.expires_at.map(|t| t.timestamp_millis());
+    Ok(match existing {
+        Some(row) => {
+            let mut regrant: role_grant::ActiveModel = row.into();
+            regrant.granted_by = Set(granted_by.to_owned());
+            regrant.granted_at = Set(now);
+            regrant.expires_at_ms = Set(expires_at_ms);
+            (regrant.update(txn).await?, false)
+        }
+        None => {
+            let inserted = role_grant::ActiveModel {
+                id: NotSet,
+                user_id: Set(request.user_id),
+                role_name: Set(request.role.clone()),
+                scope_kind: Set(kind.to_owned()),
+                scope_id: Set(id.to_owned()),
+                granted_by: Set(granted_by.to_owned()),
+                granted_at: Set(now),
+                expires_at_ms: Set(expires_at_ms),
+            }
+            .insert(txn)
+            .await;
+            match inserted {
+                Ok(row) => (row, true),
+                Err(err) if db::is_unique_violation(&err) => {
+                    return Err(version_conflict(
+                        "the same grant is being made concurrently; retry",
+                    ));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    })
+}
+
 #[async_trait]
 impl GrantRepository for Store {
     async fn grant(
@@ -84,46 +173,10 @@ impl GrantRepository for Store {
                 .await?
                 .ok_or_else(|| role_not_found(&request.role))?;
         }
-        let (kind, id) = scope_columns(&request.scope);
-        let existing = role_grant::Entity::find()
-            .filter(role_grant::Column::UserId.eq(request.user_id))
-            .filter(role_grant::Column::RoleName.eq(&request.role))
-            .filter(role_grant::Column::ScopeKind.eq(kind))
-            .filter(role_grant::Column::ScopeId.eq(id))
-            .one(&txn)
-            .await?;
-        let expires_at_ms = request.expires_at.map(|t| t.timestamp_millis());
-        let (row, created) = match existing {
-            Some(row) => {
-                let mut regrant: role_grant::ActiveModel = row.into();
-                regrant.granted_by = Set(granted_by.to_owned());
-                regrant.granted_at = Set(now);
-                regrant.expires_at_ms = Set(expires_at_ms);
-                (regrant.update(&txn).await?, false)
-            }
-            None => {
-                let inserted = role_grant::ActiveModel {
-                    id: NotSet,
-                    user_id: Set(request.user_id),
-                    role_name: Set(request.role.clone()),
-                    scope_kind: Set(kind.to_owned()),
-                    scope_id: Set(id.to_owned()),
-                    granted_by: Set(granted_by.to_owned()),
-                    granted_at: Set(now),
-                    expires_at_ms: Set(expires_at_ms),
-                }
-                .insert(&txn)
-                .await;
-                match inserted {
-                    Ok(row) => (row, true),
-                    Err(err) if db::is_unique_violation(&err) => {
-                        return Err(version_conflict(
-                            "the same grant is being made concurrently; retry",
-                        ));
-                    }
-                    Err(err) => return Err(err.into()),
-                }
-            }
+        let (row, created) = if is_postgres(&txn) {
+            upsert_grant(&txn, request, granted_by, now).await?
+        } else {
+            find_then_write_grant(&txn, request, granted_by, now).await?
         };
         let grant = grant_from_row(row)?;
         let event_seq = append_event(

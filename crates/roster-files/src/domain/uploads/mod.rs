@@ -19,8 +19,8 @@ use pending::PendingObjects;
 
 use super::{
     Files, access, avatar,
-    sniff::{self, Sniffed},
     ports::ObjectWrite,
+    sniff::{self, Sniffed},
     types::{FileId, FileRecord, ObjectKey, Purpose, Variant, VariantInfo},
 };
 
