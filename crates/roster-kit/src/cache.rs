@@ -86,6 +86,15 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         inner.entries.insert(key, value);
     }
 
+    /// Caches `value`, known to be current (its change just committed), in
+    /// place of any entry of `key`, and bumps the epoch as invalidating does:
+    /// a load that started before the change must not cache what it read.
+    pub fn replace(&self, key: K, value: V) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        inner.entries.insert(key, value);
+    }
+
     pub fn invalidate(&self, key: &K) {
         let mut inner = self.lock();
         inner.epoch += 1;

@@ -120,7 +120,11 @@ async fn append_event(
     event: ModerationEvent,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    Ok(event_row(actor, event, now)?.insert(txn).await?.seq)
+    // Only the sequence number comes back, not the payload just sent.
+    let inserted = entity::event::Entity::insert(event_row(actor, event, now)?)
+        .exec(txn)
+        .await?;
+    Ok(inserted.last_insert_id)
 }
 
 /// Appends `events` in order inside `txn`, many rows per statement (a

@@ -10,8 +10,8 @@ use roster_kit::{
 };
 use roster_migrations::roles::OUTBOX_LOCK_KEY;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::{Store, corrupt, entity::role_event};
@@ -70,8 +70,11 @@ pub(super) async fn append_event(
     now: DateTime<Utc>,
 ) -> Result<i64> {
     db::before_append(txn).await?;
-    let row = event_row(event, now)?.insert(txn).await?;
-    Ok(row.seq)
+    // Only the sequence number comes back, not the payload just sent.
+    let inserted = role_event::Entity::insert(event_row(event, now)?)
+        .exec(txn)
+        .await?;
+    Ok(inserted.last_insert_id)
 }
 
 /// Appends `events`, in order, with a few multi-row inserts instead of one

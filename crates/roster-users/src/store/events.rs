@@ -13,8 +13,8 @@ use roster_kit::{
 };
 use roster_migrations::users::OUTBOX_LOCK_KEY;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use tokio::sync::Notify;
 
@@ -59,7 +59,7 @@ impl UserStore {
                     Err(err) => {
                         // Not knowing what changed, forget everything.
                         tracing::warn!(error = %err, "reading user changes failed");
-                        store.cache.clear();
+                        store.forget_cached();
                     }
                 }
                 tokio::select! {
@@ -76,28 +76,6 @@ impl UserStore {
     /// until the returned task is dropped.
     pub fn wake_on_remote_commits(&self) -> events::BackgroundTask {
         roster_kit::wake::on_remote_commits(&self.db, OUTBOX_LOCK_KEY, self.committed.clone())
-    }
-
-    /// Invalidates the users of outbox rows (sequence, user id), read in order
-    /// right after sequence `after`, that are newer than what the cache
-    /// reflects. The cache's position moves past them only when the rows follow
-    /// on from it (a stream resumed further on leaves a gap the poller covers).
-    fn reflect(&self, after: i64, changes: impl IntoIterator<Item = (i64, i64)>) {
-        let seen = *self.cache_position.borrow();
-        let mut newest = seen;
-        for (sequence, user_id) in changes {
-            if sequence > seen {
-                self.cache.invalidate(&user_id);
-                newest = std::cmp::max(newest, sequence);
-            }
-        }
-        if after <= seen {
-            self.cache_position.send_if_modified(|position| {
-                let moved = newest > *position;
-                *position = std::cmp::max(*position, newest);
-                moved
-            });
-        }
     }
 
     async fn last_event_sequence(&self) -> Result<i64, Error> {
@@ -124,19 +102,21 @@ impl UserStore {
             .await?)
     }
 
+    /// Appends the event of `kind` about `user`; returns its sequence number.
     pub(super) async fn append_event(
         &self,
         txn: &DatabaseTransaction,
         kind: UserEventKind,
         user: &User,
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<i64, Error> {
         db::before_append(txn).await?;
         let origin = origin::current("users");
-        self.event_row(kind, user, &origin, now)?
-            .insert(txn)
+        // Only the sequence number comes back, not the payload just sent.
+        let inserted = user_event::Entity::insert(self.event_row(kind, user, &origin, now)?)
+            .exec(txn)
             .await?;
-        Ok(())
+        Ok(inserted.last_insert_id)
     }
 
     /// The outbox row of `kind` about `user`, made by `origin`.

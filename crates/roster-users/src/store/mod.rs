@@ -9,6 +9,7 @@ mod events;
 mod loader;
 mod mapping;
 mod moderation;
+mod own_changes;
 mod presence;
 mod roles;
 mod search;
@@ -35,9 +36,13 @@ pub struct UserStore {
     /// reads durable before they are handed on.
     durability: Durability,
     committed: Arc<Notify>,
-    /// Users by id. Changes made here invalidate their entry when they commit;
-    /// changes made by other replicas are invalidated by `follow_remote_changes`.
+    /// Users by id. Changes made here replace their entry when they commit
+    /// (`own_changes`); changes made by other replicas are invalidated by
+    /// `follow_remote_changes`.
     cache: Arc<Cache<i64, User>>,
+    /// Entries cached from changes made here that the follower has not read
+    /// back yet, so it keeps them.
+    own_changes: Arc<own_changes::OwnChanges>,
     /// Reads the users the cache misses, several at once under load.
     loader: Arc<loader::UserLoader>,
     /// Ids by exact name, for name lookups (what resolving an @mention does).
@@ -65,6 +70,7 @@ impl UserStore {
             collation,
             committed: Arc::new(Notify::new()),
             cache,
+            own_changes: Arc::default(),
             names: Arc::new(Cache::new("user_names", CACHED_USERS)),
             cache_position: Arc::new(tokio::sync::watch::Sender::new(0)),
             presence: Arc::new(PresenceFeed::default()),

@@ -125,9 +125,9 @@ impl UserStore {
         now: DateTime<Utc>,
     ) -> Result<User, Error> {
         let user = mapping::user_from_row(row)?;
-        self.append_event(&txn, kind, &user, now).await?;
+        let sequence = self.append_event(&txn, kind, &user, now).await?;
         self.commit(txn).await?;
-        self.cache.invalidate(&user.id);
+        self.cache_committed(&user, sequence);
         Ok(user)
     }
 }

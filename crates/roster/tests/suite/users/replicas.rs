@@ -147,3 +147,66 @@ async fn a_replica_serves_names_from_its_cache_as_fresh_as_ids(backend: Backend)
     assert_eq!(gone.display_name, "Deleted User");
     assert_eq!(gone.id, jane.id);
 }
+
+on_both_backends!(a_change_made_here_is_served_from_memory_until_a_newer_one_arrives);
+
+/// A user changed on this replica stays cached as committed, also after the
+/// cache follower has read the change back; a change made afterwards on
+/// another replica replaces it. The row is altered behind the services'
+/// backs (no event) to tell a cached answer from a database read.
+async fn a_change_made_here_is_served_from_memory_until_a_newer_one_arrives(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn(backend).await;
+    let other = TestApp::spawn_on(&app.database_url, |_| {}).await;
+    let mut admin = app.admin().await;
+    let mut other_admin = other.admin().await;
+    let jane = create(&mut admin, "jane", "Jane").await;
+    let mut events = admin
+        .watch_user_events(pb::WatchUserEventsRequest::default())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    admin
+        .update_user(rename(jane.id, "Jane Doe"))
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let renamed = next_sequence(&mut events, pb::UserEventKind::Updated).await;
+    app.users.store.wait_until_cache_reflects(renamed).await;
+
+    app.users
+        .store
+        .connection()
+        .execute_unprepared(&format!(
+            "UPDATE users SET display_name = 'Altered' WHERE id = {}",
+            jane.id
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let get = pb::GetUserRequest {
+        user: Some(pb::get_user_request::User::Id(jane.id)),
+    };
+    let cached = admin
+        .get_user(get.clone())
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    assert_eq!(cached.display_name, "Jane Doe", "served from memory");
+
+    other_admin
+        .update_user(rename(jane.id, "Jane Roe"))
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    let renamed_elsewhere = next_sequence(&mut events, pb::UserEventKind::Updated).await;
+    app.users
+        .store
+        .wait_until_cache_reflects(renamed_elsewhere)
+        .await;
+    let newer = admin
+        .get_user(get)
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    assert_eq!(newer.display_name, "Jane Roe");
+    assert_eq!(newer.version, cached.version + 1);
+}
