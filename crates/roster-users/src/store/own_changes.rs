@@ -31,7 +31,9 @@ impl OwnChanges {
     /// Held while the cache and the follower's position change together.
     fn lock(&self) -> MutexGuard<'_, HashMap<i64, i64>> {
         // A panic while holding the lock leaves only a map behind; keep using it.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

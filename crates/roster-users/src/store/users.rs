@@ -225,9 +225,11 @@ impl UserRecords for UserStore {
             Err(err) => return Err(err.into()),
         };
         let user = mapping::user_from_row(inserted)?;
-        self.append_event(&txn, UserEventKind::Created, &user, now)
+        let sequence = self
+            .append_event(&txn, UserEventKind::Created, &user, now)
             .await?;
         self.commit(txn).await?;
+        self.cache_committed(&user, sequence);
         Ok(user)
     }
 
