@@ -126,8 +126,7 @@ impl UserStore {
     ) -> Result<User, Error> {
         let user = mapping::user_from_row(row)?;
         let sequence = self.append_event(&txn, kind, &user, now).await?;
-        self.commit(txn).await?;
-        self.cache_committed(&user, sequence);
+        self.commit_cached(txn, &user, sequence).await?;
         Ok(user)
     }
 }
@@ -228,8 +227,7 @@ impl UserRecords for UserStore {
         let sequence = self
             .append_event(&txn, UserEventKind::Created, &user, now)
             .await?;
-        self.commit(txn).await?;
-        self.cache_committed(&user, sequence);
+        self.commit_cached(txn, &user, sequence).await?;
         Ok(user)
     }
 
