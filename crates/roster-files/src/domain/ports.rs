@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::{future::BoxFuture, stream::BoxStream};
+use futures::stream::BoxStream;
 use roster_kit::Result;
 
 use super::types::{FilePage, FileRecord, ObjectKey, Purpose, Visibility};
@@ -29,16 +29,8 @@ pub struct ListQuery {
 /// File metadata.
 #[async_trait]
 pub trait FileRepository: Send + Sync + 'static {
-    /// Inserts the row of a file once `stored` (the completion of its
-    /// objects) succeeds. The row is written while the objects are completed
-    /// and committed only after: it is never visible before every object it
-    /// names exists, and when `stored` fails nothing is committed and its
-    /// error is returned.
-    async fn insert_once_stored(
-        &self,
-        record: &FileRecord,
-        stored: BoxFuture<'_, Result<()>>,
-    ) -> Result<()>;
+    /// Inserts the row of a fully stored file.
+    async fn insert(&self, record: &FileRecord) -> Result<()>;
 
     async fn get(&self, id: &str) -> Result<Option<FileRecord>>;
 

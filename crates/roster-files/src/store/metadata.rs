@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use futures::future::BoxFuture;
 use roster_kit::{Error, Result};
 use sea_orm::{
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -59,11 +59,7 @@ fn to_record(model: Model) -> Result<FileRecord> {
 
 #[async_trait]
 impl FileRepository for SeaOrmFiles {
-    async fn insert_once_stored(
-        &self,
-        record: &FileRecord,
-        stored: BoxFuture<'_, Result<()>>,
-    ) -> Result<()> {
+    async fn insert(&self, record: &FileRecord) -> Result<()> {
         let row = ActiveModel {
             seq: NotSet,
             id: Set(record.id.clone()),
@@ -80,19 +76,11 @@ impl FileRepository for SeaOrmFiles {
             created_at: Set(record.created_at),
         };
         // One transaction with the idempotency claim of a keyed upload, so a
-        // retry never stores the file twice. Its round trips run while the
-        // objects are completed, which an upload would otherwise wait for
-        // first; only the commit waits for them.
-        let written = async {
-            let txn = roster_kit::db::begin_write(&self.db).await?;
-            Entity::insert(row).exec_without_returning(&txn).await?;
-            roster_kit::idempotency::mark_applied(&txn).await?;
-            Ok::<_, Error>(txn)
-        };
-        // Both run to their end: a query is never cut off midway.
-        let (written, stored) = tokio::join!(written, stored);
-        stored?;
-        written?.commit().await?;
+        // retry never stores the file twice.
+        let txn = roster_kit::db::begin_write(&self.db).await?;
+        row.insert(&txn).await?;
+        roster_kit::idempotency::mark_applied(&txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -19,7 +19,6 @@ use pending::PendingObjects;
 
 use super::{
     Files, access, avatar,
-    ports::ObjectWrite,
     sniff::{self, Sniffed},
     types::{FileId, FileRecord, ObjectKey, Purpose, Variant, VariantInfo},
 };
@@ -45,35 +44,24 @@ impl Files {
         let id = FileId::generate();
         let mut pending = PendingObjects::new(self.objects.clone());
         let stored = match upload.purpose {
-            Purpose::Avatar => self
-                .store_avatar(&id, meter, chunks, &mut pending, &upload)
-                .await
-                .map(|stored| (stored, None)),
+            Purpose::Avatar => {
+                self.store_avatar(&id, meter, chunks, &mut pending, &upload)
+                    .await
+            }
             Purpose::Attachment => {
                 self.store_attachment(&id, meter, chunks, &mut pending, &upload)
                     .await
             }
         };
-        let (record, unfinished) = match stored {
-            Ok((stored, unfinished)) => (stored.into_record(id, owner, &upload), unfinished),
+        let record = match stored {
+            Ok(stored) => stored.into_record(id, owner, &upload),
             Err(err) => {
                 pending.discard().await;
                 return Err(err);
             }
         };
-        // The row is committed last: once it is visible, every object it
-        // names exists.
-        let finished = async move {
-            match unfinished {
-                Some(write) => write.finish().await,
-                None => Ok(()),
-            }
-        };
-        match self
-            .repo
-            .insert_once_stored(&record, Box::pin(finished))
-            .await
-        {
+        // The row goes in last: once it is visible, every object it names exists.
+        match self.repo.insert(&record).await {
             Ok(()) => {
                 pending.keep();
                 Ok(record)
@@ -86,8 +74,7 @@ impl Files {
     }
 
     /// Streams an attachment byte-exact into storage once its head has been
-    /// sniffed, hashing it on the way; returns the write still to be finished
-    /// (its last parts may still be in flight).
+    /// sniffed, hashing it on the way.
     async fn store_attachment(
         &self,
         id: &FileId,
@@ -95,7 +82,7 @@ impl Files {
         mut chunks: impl Chunks,
         pending: &mut PendingObjects,
         upload: &NewUpload,
-    ) -> Result<(Stored, Option<Box<dyn ObjectWrite>>)> {
+    ) -> Result<Stored> {
         // Enough of the head to recognise the content before anything is written.
         let mut head = BytesMut::new();
         let mut ended = false;
@@ -146,8 +133,9 @@ impl Files {
         }
         // Registered before finishing: a failure while completing still cleans up.
         pending.push(key);
+        write.finish().await?;
 
-        let stored = Stored {
+        Ok(Stored {
             original: VariantInfo {
                 variant: Variant::Original,
                 content_type,
@@ -157,8 +145,7 @@ impl Files {
             },
             sha256: hex::encode(hasher.finalize()),
             variants: Vec::new(),
-        };
-        Ok((stored, Some(write)))
+        })
     }
 
     /// Decodes an avatar whole, then stores it re-encoded with its variants.
