@@ -10,6 +10,7 @@ use roster_kit::Result;
 use tokio::sync::Notify;
 
 use super::{
+    Clock,
     audit::{AuditEntry, AuditQuery, AuditRecord, ExternalAction},
     bans::{Ban, BanChange, BanQuery, NewBan, Unbanned},
     deletion::{
@@ -183,13 +184,16 @@ pub trait DeletionRepository: Send + Sync + 'static {
     /// against `user_id` (emitting the flag events that correct every affected
     /// count), then records the step as [`finish_step`] does, with the counts.
     ///
+    /// The removal is dated by `clock` when it starts, the step's end when
+    /// the removal is done (it can take seconds for a prolific flagger).
+    ///
     /// [`finish_step`]: ModerationRepository::finish_step
     async fn remove_flags_step(
         &self,
         lease: &Lease,
         position: i32,
         user_id: i64,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<bool>;
 }
 

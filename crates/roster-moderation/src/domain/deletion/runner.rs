@@ -216,7 +216,7 @@ impl DeletionRunner {
             StepKind::RemoveFlags => {
                 // Removal and the step's record commit together.
                 self.repo
-                    .remove_flags_step(lease, step.position, user_id, self.clock.now())
+                    .remove_flags_step(lease, step.position, user_id, self.clock.as_ref())
                     .await?;
                 return Ok(());
             }

@@ -19,6 +19,7 @@ use super::{
     insert_audit, ms, opt_time, time,
 };
 use crate::domain::{
+    Clock,
     audit::AuditRecord,
     deletion::{
         Counts, DeletionJob, DeletionOptions, DeletionStep, JobQuery, JobState, Lease,
@@ -275,10 +276,10 @@ impl DeletionRepository for Store {
         lease: &Lease,
         position: i32,
         user_id: i64,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let completed = steps::remove_flags(&txn, lease, position, user_id, now).await?;
+        let completed = steps::remove_flags(&txn, lease, position, user_id, clock).await?;
         self.commit(txn, true).await?;
         Ok(completed)
     }

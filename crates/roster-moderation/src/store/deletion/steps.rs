@@ -17,6 +17,7 @@ use super::super::{
     ms,
 };
 use crate::domain::{
+    Clock,
     deletion::{Counts, JobState, Lease, StepOutcome, StepState, counts},
     events::ModerationEvent,
     reasons,
@@ -236,13 +237,15 @@ pub(super) async fn remove_flags(
     lease: &Lease,
     position: i32,
     user_id: i64,
-    now: DateTime<Utc>,
+    clock: &dyn Clock,
 ) -> Result<bool> {
-    let job = hold(txn, lease, now, true).await?;
-    let (by_user, against_user) = remove_flags_of(txn, user_id, &job.requested_by, now).await?;
+    let started = clock.now();
+    let job = hold(txn, lease, started, true).await?;
+    let (by_user, against_user) = remove_flags_of(txn, user_id, &job.requested_by, started).await?;
     let erased = Counts::from([
         (counts::FLAGS_BY_USER.to_owned(), by_user),
         (counts::FLAGS_AGAINST_USER.to_owned(), against_user),
     ]);
-    finish(txn, lease, position, StepOutcome::Succeeded(erased), now).await
+    let done = clock.now();
+    finish(txn, lease, position, StepOutcome::Succeeded(erased), done).await
 }

@@ -2,6 +2,7 @@
 
 use roster_kit::testing::Backend;
 use roster_moderation::domain::{
+    Clock,
     audit::AuditAction,
     bans::NewBan,
     deletion::{JobQuery, JobState, Lease, StepOutcome},
@@ -11,6 +12,21 @@ use roster_moderation::domain::{
 
 use super::{at, audit, flag_by, new_job};
 use crate::{admin, fresh_store, on_both_backends, user};
+
+/// A clock one second later at every reading, from `at(start)`.
+struct Ticking(std::sync::atomic::AtomicI64);
+
+impl From<i64> for Ticking {
+    fn from(start: i64) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(start))
+    }
+}
+
+impl Clock for Ticking {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        at(self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    }
+}
 
 async fn one_deletion_job_per_user_even_when_racing(backend: Backend) {
     let (store, _db) = fresh_store(backend).await;
@@ -221,21 +237,24 @@ async fn finishing_the_last_step_completes_the_job_and_emits_user_deleted(backen
         .unwrap()
         .seq;
     store.start_step(&lease, 3, at(3)).await.unwrap();
-    assert!(store.remove_flags_step(&lease, 3, 6, at(3)).await.unwrap());
+    // The removal starts at 3 and is done at 4: the step ends when it is done.
+    let clock = Ticking::from(3);
+    assert!(store.remove_flags_step(&lease, 3, 6, &clock).await.unwrap());
 
     let job = store.deletion_job(job.id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Completed);
-    assert_eq!(job.completed_at, Some(at(3)));
+    assert_eq!(job.steps[3].completed_at, Some(at(4)));
+    assert_eq!(job.completed_at, Some(at(4)));
     assert_eq!(job.lease_owner, None);
     let erased = &job.steps[3].erased;
     assert_eq!(erased.get("flags_by_user"), Some(&2));
     assert_eq!(erased.get("flags_against_user"), Some(&1));
     assert_eq!(store.flag_count(8).await.unwrap(), 1);
 
-    let tail: Vec<(&'static str, i64, Option<i64>)> = store
-        .events_after(last, 100)
-        .await
-        .unwrap()
+    let tail_events = store.events_after(last, 100).await.unwrap();
+    // The flags' events are dated when the removal started.
+    assert_eq!(tail_events[0].occurred_at, at(3));
+    let tail: Vec<(&'static str, i64, Option<i64>)> = tail_events
         .iter()
         .map(|e| (e.event.kind(), e.event.user_id(), e.event.flag_count()))
         .collect();
