@@ -116,7 +116,8 @@ impl UserStore {
         Ok(count)
     }
 
-    /// Appends the event of the changed `row`, commits.
+    /// Appends the event of the new or changed `row`, commits, and caches the
+    /// user as committed.
     pub(super) async fn finish_change(
         &self,
         txn: DatabaseTransaction,
@@ -223,12 +224,8 @@ impl UserRecords for UserStore {
             }
             Err(err) => return Err(err.into()),
         };
-        let user = mapping::user_from_row(inserted)?;
-        let sequence = self
-            .append_event(&txn, UserEventKind::Created, &user, now)
-            .await?;
-        self.commit_cached(txn, &user, sequence).await?;
-        Ok(user)
+        self.finish_change(txn, inserted, UserEventKind::Created, now)
+            .await
     }
 
     async fn save_profile(
@@ -280,6 +277,10 @@ impl UserRecords for UserStore {
             .filter(user::Column::Id.eq(changed.id))
             .filter(user::Column::Version.eq(expected_version));
         let Some(row) = update_returning(&txn, update, changed.id).await? else {
+            // The stored version moved on: whatever is cached for the user is
+            // older than it (the change that moved it may still be caching
+            // itself), so the caller's re-read goes to the database.
+            self.cache.invalidate(&changed.id);
             return Ok(None);
         };
         self.finish_change(txn, row, UserEventKind::Updated, now)
