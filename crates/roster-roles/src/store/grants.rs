@@ -68,7 +68,9 @@ fn grants_from_rows(rows: Vec<role_grant::Model>) -> Result<Vec<Grant>> {
 
 /// The grant's row as written and whether it is new, in one statement: an
 /// INSERT that regrants on conflict (PostgreSQL). Concurrent identical grants
-/// both succeed, one creating and the other regranting.
+/// both succeed, one creating and the other regranting. Written out because
+/// whether the row is new is `xmax = 0` on the returned row, which sea-orm's
+/// upsert cannot return.
 async fn upsert_grant(
     txn: &DatabaseTransaction,
     request: &GrantRequest,
