@@ -19,6 +19,16 @@
 //! The services announce their commits themselves, one notification for many
 //! (`roster_kit::durability`). SQLite has one writer at a time already:
 //! nothing to install.
+//!
+//! Where [`share`]d (the users' and roles' outboxes), appends take the turn
+//! shared: they no longer wait for each other, so sequence numbers may
+//! commit out of order, and a reader that finds a gap before the next event
+//! asks the outbox's horizon (`<table>_horizon()`): it takes the turn
+//! exclusively, which waits for every append in flight to commit or roll
+//! back, and answers the newest sequence number then, below which every gap
+//! is final (`roster_kit::outbox`). A transaction that must exclude every
+//! other append (e.g. one whose event carries a count) still takes the turn
+//! exclusively from its first statement (`roster_kit::db::lock_outbox`).
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
@@ -32,7 +42,7 @@ pub(crate) async fn install(
     if manager.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    append_turn(manager, table, key, true).await?;
+    append_turn(manager, table, key, Turn::Exclusive { notifying: true }).await?;
     manager
         .get_connection()
         .execute_unprepared(&format!(
@@ -43,18 +53,30 @@ pub(crate) async fn install(
     Ok(())
 }
 
-/// (Re)defines the trigger's function: the asynchronous commit, the lock
-/// `key` and, when `notifying`, a notification on the outbox's channel.
+/// How an append takes the outbox's turn.
+#[derive(Clone, Copy)]
+enum Turn {
+    /// One append at a time, notifying the outbox's channel or not.
+    Exclusive { notifying: bool },
+    /// Appends side by side; readers settle gaps with the horizon.
+    Shared,
+}
+
+/// (Re)defines the trigger's function: the asynchronous commit and the lock
+/// `key`, taken as `turn` says.
 async fn append_turn(
     manager: &SchemaManager<'_>,
     table: &str,
     key: i64,
-    notifying: bool,
+    turn: Turn,
 ) -> Result<(), DbErr> {
-    let notify = if notifying {
-        format!("PERFORM pg_notify('roster_outbox_{key:x}', '');")
-    } else {
-        String::new()
+    let (notify, lock) = match turn {
+        Turn::Exclusive { notifying: true } => (
+            format!("PERFORM pg_notify('roster_outbox_{key:x}', '');"),
+            "pg_advisory_xact_lock",
+        ),
+        Turn::Exclusive { notifying: false } => (String::new(), "pg_advisory_xact_lock"),
+        Turn::Shared => (String::new(), "pg_advisory_xact_lock_shared"),
     };
     manager
         .get_connection()
@@ -63,7 +85,7 @@ async fn append_turn(
              LANGUAGE plpgsql AS $$ BEGIN \
                PERFORM set_config('synchronous_commit', 'off', true); \
                {notify} \
-               PERFORM pg_advisory_xact_lock({key}); \
+               PERFORM {lock}({key}); \
                RETURN NULL; \
              END $$"
         ))
@@ -77,7 +99,7 @@ pub(crate) async fn quiet(manager: &SchemaManager<'_>, table: &str, key: i64) ->
     if manager.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    append_turn(manager, table, key, false).await
+    append_turn(manager, table, key, Turn::Exclusive { notifying: false }).await
 }
 
 /// Undoes [`quiet`].
@@ -85,7 +107,50 @@ pub(crate) async fn loud(manager: &SchemaManager<'_>, table: &str, key: i64) -> 
     if manager.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    append_turn(manager, table, key, true).await
+    append_turn(manager, table, key, Turn::Exclusive { notifying: true }).await
+}
+
+/// Lets the appends of an outbox [`quiet`]ed already take its turn shared,
+/// and installs its horizon, `<table>_horizon()`: called in a transaction of
+/// its own, it waits for the appends in flight and answers the newest
+/// sequence number committed (0: none). [`unshare`] undoes it.
+pub(crate) async fn share(manager: &SchemaManager<'_>, table: &str, key: i64) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    append_turn(manager, table, key, Turn::Shared).await?;
+    // A volatile PL/pgSQL function reads with a snapshot taken after the
+    // lock is granted, so it sees every append that held the turn before.
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
+            "CREATE OR REPLACE FUNCTION {table}_horizon() RETURNS bigint \
+             LANGUAGE plpgsql VOLATILE AS $$ \
+             DECLARE newest bigint; \
+             BEGIN \
+               PERFORM pg_advisory_xact_lock({key}); \
+               SELECT coalesce(max(seq), 0) INTO newest FROM {table}; \
+               RETURN newest; \
+             END $$"
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Undoes [`share`].
+pub(crate) async fn unshare(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    key: i64,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    manager
+        .get_connection()
+        .execute_unprepared(&format!("DROP FUNCTION IF EXISTS {table}_horizon()"))
+        .await?;
+    quiet(manager, table, key).await
 }
 
 /// Removes what [`install`] made.

@@ -119,11 +119,12 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// append; it marks a keyed call's idempotency claim applied
 /// ([`crate::idempotency::mark_applied`]), atomically with the change.
 ///
-/// The append itself is serialised by the database: on PostgreSQL the INSERT
+/// The append itself is ordered by the database: on PostgreSQL the INSERT
 /// into an outbox takes the outbox's transaction-scoped advisory lock before it
-/// draws a sequence number (a statement trigger the migrations install), so
-/// sequence numbers become visible in commit order and a reader following the
-/// sequence never skips an event that commits late. The same trigger makes the
+/// draws a sequence number (a statement trigger the migrations install):
+/// shared for the users' and roles' outboxes, whose readers settle the gaps
+/// of appends committing out of order ([`crate::outbox`]); exclusive for
+/// the others, whose numbers become visible in commit order. The same trigger makes the
 /// transaction commit asynchronously, so the lock is released as soon as the
 /// commit is written rather than after the disk flush: commit it, then wait
 /// for [`crate::durability::Durability`] before answering (see there why and
@@ -135,10 +136,11 @@ pub async fn before_append(txn: &sea_orm::DatabaseTransaction) -> Result<(), Err
     Ok(())
 }
 
-/// Takes the outbox turn `key` at once, for a transaction that must hold it
-/// from its first statement (e.g. one computing a count that its event
-/// carries), and marks the call's claim applied as [`before_append`] does.
-/// Its appends later take the same lock again, which a holder passes at once.
+/// Takes the outbox turn `key` at once and exclusively, for a transaction
+/// that must hold it from its first statement (e.g. one computing a count
+/// that its event carries), and marks the call's claim applied as
+/// [`before_append`] does. Its appends later take the same lock again, which
+/// a holder passes at once.
 /// SQLite's write lock is taken at `BEGIN` ([`begin_write`]) already.
 pub async fn lock_outbox(txn: &sea_orm::DatabaseTransaction, key: i64) -> Result<(), Error> {
     before_append(txn).await?;

@@ -1,10 +1,13 @@
 //! Durability of outbox appends on PostgreSQL, apart from their commit.
 //!
-//! Outbox appends are serialised by an advisory lock held until commit
-//! ([`crate::db::before_append`]). With a synchronous commit the lock would
-//! also be held through the commit's WAL flush, so every change of a
-//! service would wait for the disk one after the other, and PostgreSQL could
-//! never flush several commits at once. Appending transactions therefore
+//! Outbox appends hold an advisory lock until commit
+//! ([`crate::db::before_append`]): exclusive in some outboxes, and in the
+//! others shared but waited for by readers settling a gap
+//! ([`crate::outbox`]). With a synchronous commit the lock would
+//! also be held through the commit's WAL flush, so changes would wait for
+//! the disk one after the other (and readers for every change in flight to
+//! reach it), and PostgreSQL could never flush several commits at once.
+//! Appending transactions therefore
 //! commit asynchronously (the lock is released as soon as the commit record
 //! is written), and [`Durability::wait`] then makes the commit durable before
 //! anyone relies on it:

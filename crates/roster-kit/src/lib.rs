@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
 pub mod origin;
+pub mod outbox;
 pub mod paging;
 pub mod server;
 pub mod service;

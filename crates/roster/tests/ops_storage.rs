@@ -4,7 +4,8 @@
 //! without a file row are swept after a grace period; SQLite serialises
 //! concurrent writers instead of failing them with SQLITE_BUSY; on
 //! PostgreSQL, outbox appends commit asynchronously yet are on disk before
-//! their callers hear of them, and concurrent appends stream without gaps.
+//! their callers hear of them, and concurrent appends stream without gaps
+//! (a reader waits for an append in flight before handing on a later one).
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -779,18 +780,19 @@ async fn a_commit_is_announced_by_its_barrier_not_by_its_append() {
     assert_eq!(heard.payload(), "");
 }
 
-/// An INSERT into an outbox takes the outbox's turn before it draws its
-/// sequence number: while one transaction's append is uncommitted, another's
-/// waits inside its INSERT, and is numbered after it once it commits.
+/// An INSERT into an outbox whose appends are exclusive (moderation's) takes
+/// the outbox's turn before it draws its sequence number: while one
+/// transaction's append is uncommitted, another's waits inside its INSERT,
+/// and is numbered after it once it commits.
 #[tokio::test]
-async fn an_outbox_append_waits_for_the_uncommitted_one_before_it() {
+async fn an_exclusive_outbox_append_waits_for_the_uncommitted_one_before_it() {
     use sea_orm::TransactionTrait;
 
     let database = TestDatabase::postgres().await;
     let db = ok(roster_kit::db::connect(&database.url).await);
-    ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
-    let append = "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
-                  VALUES (1, 2, '{}', now()) RETURNING seq";
+    ok(roster_kit::db::migrate::<roster_migrations::ModerationMigrator>(&db).await);
+    let append = "INSERT INTO moderation_events (kind, user_id, payload, occurred_at_ms) \
+                  VALUES ('USER_FLAGGED', 1, '{}', 0) RETURNING seq";
     let first = ok(db.begin().await);
     let first_seq: i64 = scalar(&first, append).await;
 
@@ -803,10 +805,89 @@ async fn an_outbox_append_waits_for_the_uncommitted_one_before_it() {
             seq
         }
     });
-    // The second append is blocked on the outbox's advisory lock.
+    wait_for_an_advisory_lock_wait(&db, &second).await;
+    ok(first.commit().await);
+    let second_seq = ok(second.await);
+    assert!(
+        second_seq > first_seq,
+        "the append that waited drew {second_seq}, before {first_seq}"
+    );
+}
+
+/// The users' (and roles') appends run side by side, so a later-numbered
+/// one may commit first: a reader does not hand it on before the one
+/// numbered before it, and hands both on, in order, once that commits.
+#[tokio::test]
+async fn a_reader_waits_for_an_append_in_flight_before_a_later_one() {
+    use sea_orm::TransactionTrait;
+
+    let database = TestDatabase::postgres().await;
+    let db = ok(roster_kit::db::connect(&database.url).await);
+    ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
+    let first = ok(db.begin().await);
+    let first_seq: i64 = scalar(&first, USER_EVENT_APPEND).await;
+    // Not waiting for the first: it commits while the first is open.
+    let second = ok(db.begin().await);
+    let second_seq: i64 = scalar(&second, USER_EVENT_APPEND).await;
+    ok(second.commit().await);
+    assert!(second_seq > first_seq);
+
+    let reader = tokio::spawn(user_events_in_order(db.clone(), first_seq - 1));
+    wait_for_an_advisory_lock_wait(&db, &reader).await;
+    ok(first.commit().await);
+    assert_eq!(ok(reader.await), vec![first_seq, second_seq]);
+}
+
+/// A gap an append left by rolling back is final: a reader passes it.
+#[tokio::test]
+async fn a_reader_passes_the_gap_of_a_rolled_back_append() {
+    use sea_orm::TransactionTrait;
+
+    let database = TestDatabase::postgres().await;
+    let db = ok(roster_kit::db::connect(&database.url).await);
+    ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
+    let rolled_back = ok(db.begin().await);
+    let gap: i64 = scalar(&rolled_back, USER_EVENT_APPEND).await;
+    ok(rolled_back.rollback().await);
+    let committed = ok(db.begin().await);
+    let seq: i64 = scalar(&committed, USER_EVENT_APPEND).await;
+    ok(committed.commit().await);
+
+    assert_eq!(user_events_in_order(db.clone(), gap - 1).await, vec![seq]);
+    let newest = ok(roster_kit::outbox::newest_settled(&db, "user_events").await);
+    assert_eq!(newest, seq);
+}
+
+const USER_EVENT_APPEND: &str = "INSERT INTO user_events (user_id, kind, payload, occurred_at) \
+                                 VALUES (1, 2, '{}', now()) RETURNING seq";
+
+/// The sequence numbers a reader of `user_events` hands on after `after`.
+async fn user_events_in_order(db: sea_orm::DatabaseConnection, after: i64) -> Vec<i64> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let read = || async {
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                "SELECT seq FROM user_events WHERE seq > $1 ORDER BY seq",
+                [after.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    ok(roster_kit::outbox::read_in_order(&db, "user_events", after, |seq| *seq, read).await)
+}
+
+/// Returns once a session of `db`'s database waits for an advisory lock,
+/// which `waiter` (the only one that may) must not have finished before.
+async fn wait_for_an_advisory_lock_wait<T>(
+    db: &sea_orm::DatabaseConnection,
+    waiter: &tokio::task::JoinHandle<T>,
+) {
     loop {
         let waiting: i64 = scalar(
-            &db,
+            db,
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
@@ -814,15 +895,9 @@ async fn an_outbox_append_waits_for_the_uncommitted_one_before_it() {
         if waiting == 1 {
             break;
         }
-        assert!(!second.is_finished(), "the second append did not wait");
+        assert!(!waiter.is_finished(), "nothing waited for the lock");
         tokio::task::yield_now().await;
     }
-    ok(first.commit().await);
-    let second_seq = ok(second.await);
-    assert!(
-        second_seq > first_seq,
-        "the append that waited drew {second_seq}, before {first_seq}"
-    );
 }
 
 /// The one value `sql` answers through `db` (a connection or a transaction).

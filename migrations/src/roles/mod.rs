@@ -7,11 +7,12 @@ mod m20261223_000002_event_origin;
 mod m20261224_000003_idempotency;
 mod m20261227_000004_outbox_turn;
 mod m20261228_000005_quiet_outbox;
+mod m20261229_000006_shared_turn;
 
 /// The table of this service's idempotency ledger.
 pub use m20261224_000003_idempotency::TABLE as IDEMPOTENCY_TABLE;
 
-/// The advisory lock serialising appends to this service's outbox (see
+/// The advisory lock ordering appends to this service's outbox (see
 /// `outbox_turn` in this crate); its notifications go to `roster_outbox_<key in hex>`.
 pub use m20261227_000004_outbox_turn::OUTBOX_LOCK_KEY;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for RolesMigrator {
             Box::new(m20261224_000003_idempotency::Migration),
             Box::new(m20261227_000004_outbox_turn::Migration),
             Box::new(m20261228_000005_quiet_outbox::Migration),
+            Box::new(m20261229_000006_shared_turn::Migration),
         ]
     }
 

@@ -3,7 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 
-/// The advisory lock key serialising appends to `user_events`.
+/// The advisory lock key ordering appends to `user_events`.
 pub const OUTBOX_LOCK_KEY: i64 = 0x726f_7374_6572_0001;
 
 #[derive(DeriveMigrationName)]

@@ -23,7 +23,7 @@ pub async fn pool(url: &str) -> anyhow::Result<Arc<DatabaseConnection>> {
     ))
 }
 
-/// The outbox tables whose appends the service serialises (a statement
+/// The outbox tables whose appends the service orders (a statement
 /// trigger taking the outbox's lock, see the migrations' `outbox_turn`).
 const OUTBOXES: [&str; 2] = ["user_events", "role_events"];
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use roster_kit::{
     Error, Result, db,
     events::{self, PrunableLog, Retention},
-    origin,
+    origin, outbox,
 };
 use roster_migrations::roles::OUTBOX_LOCK_KEY;
 use sea_orm::{
@@ -20,6 +20,9 @@ use crate::domain::{RoleEvent, StoredEvent, ports::EventRepository};
 /// Rows per multi-row insert: seven bound values each, well under both
 /// backends' limit on parameters per statement.
 const EVENTS_PER_INSERT: usize = 1000;
+
+/// The outbox table.
+const OUTBOX: &str = "role_events";
 
 impl Store {
     /// Wakes `wake` whenever any replica commits a role change (PostgreSQL;
@@ -88,17 +91,19 @@ pub(super) async fn append_events(
         return Ok(None);
     }
     db::before_append(txn).await?;
+    let mut last = None;
     for batch in events.chunks(EVENTS_PER_INSERT) {
         let rows = batch
             .iter()
             .map(|event| event_row(event, now))
             .collect::<Result<Vec<_>>>()?;
-        role_event::Entity::insert_many(rows)
-            .exec_without_returning(txn)
+        // Appends run side by side: the newest row may be another's.
+        let numbered = role_event::Entity::insert_many(rows)
+            .exec_with_returning_keys(txn)
             .await?;
+        last = numbered.into_iter().max().max(last);
     }
-    // The outbox lock is held until commit, so the newest row is this batch's last.
-    last_seq(txn).await.map(Some)
+    Ok(last)
 }
 
 /// The newest event's sequence number through `db`; 0 for an empty log.
@@ -114,11 +119,14 @@ pub(super) async fn last_seq(db: &impl ConnectionTrait) -> Result<i64> {
 impl EventRepository for Store {
     /// OUT_OF_RANGE / CURSOR_EXPIRED when the events right after `seq` were pruned.
     async fn events_after(&self, seq: i64, limit: u64) -> Result<Vec<StoredEvent>> {
-        let events = role_event::Entity::find()
-            .filter(role_event::Column::Seq.gt(seq))
-            .order_by_asc(role_event::Column::Seq)
-            .limit(limit)
-            .all(&self.db)
+        let read = || {
+            role_event::Entity::find()
+                .filter(role_event::Column::Seq.gt(seq))
+                .order_by_asc(role_event::Column::Seq)
+                .limit(limit)
+                .all(&self.db)
+        };
+        let events = outbox::read_in_order(&self.db, OUTBOX, seq, |row| row.seq, read)
             .await?
             .into_iter()
             .map(event_from_row)
@@ -131,8 +139,10 @@ impl EventRepository for Store {
         self.durability.hand_on(events).await
     }
 
+    /// Where a reader starting now begins: no event after it has committed
+    /// yet, nor will one numbered before it.
     async fn last_event_seq(&self) -> Result<i64> {
-        last_seq(&self.db).await
+        Ok(outbox::newest_settled(&self.db, OUTBOX).await?)
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use roster_kit::{
     Error, db,
     events::{self, PrunableLog, Retention},
-    origin,
+    origin, outbox,
 };
 use roster_migrations::users::OUTBOX_LOCK_KEY;
 use sea_orm::{
@@ -20,6 +20,9 @@ use tokio::sync::Notify;
 
 use super::{UserStore, entity::user_event, mapping};
 use crate::domain::{User, UserEvent, UserEventKind, ports::UserEventLog};
+
+/// The outbox table.
+const OUTBOX: &str = "user_events";
 
 /// Outbox rows one poll of other replicas' changes reads at most.
 const CHANGES_PER_POLL: u64 = 1000;
@@ -78,28 +81,25 @@ impl UserStore {
         roster_kit::wake::on_remote_commits(&self.db, OUTBOX_LOCK_KEY, self.committed.clone())
     }
 
+    /// Where a reader starting now begins: no event after it has committed
+    /// yet, nor will one numbered before it.
     async fn last_event_sequence(&self) -> Result<i64, Error> {
-        Ok(user_event::Entity::find()
-            .select_only()
-            .column(user_event::Column::Seq)
-            .order_by_desc(user_event::Column::Seq)
-            .into_tuple::<i64>()
-            .one(&self.db)
-            .await?
-            .unwrap_or(0))
+        Ok(outbox::newest_settled(&self.db, OUTBOX).await?)
     }
 
     async fn changed_users_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, i64)>, Error> {
-        Ok(user_event::Entity::find()
-            .select_only()
-            .column(user_event::Column::Seq)
-            .column(user_event::Column::UserId)
-            .filter(user_event::Column::Seq.gt(after))
-            .order_by_asc(user_event::Column::Seq)
-            .limit(limit)
-            .into_tuple::<(i64, i64)>()
-            .all(&self.db)
-            .await?)
+        let read = || {
+            user_event::Entity::find()
+                .select_only()
+                .column(user_event::Column::Seq)
+                .column(user_event::Column::UserId)
+                .filter(user_event::Column::Seq.gt(after))
+                .order_by_asc(user_event::Column::Seq)
+                .limit(limit)
+                .into_tuple::<(i64, i64)>()
+                .all(&self.db)
+        };
+        Ok(outbox::read_in_order(&self.db, OUTBOX, after, |(seq, _)| *seq, read).await?)
     }
 
     /// Appends the event of `kind` about `user`; returns its sequence number.
@@ -160,11 +160,14 @@ impl UserEventLog for UserStore {
     /// returned are durable. OUT_OF_RANGE / CURSOR_EXPIRED when the events right
     /// after `after` were pruned.
     async fn events_after(&self, after: i64, limit: u64) -> Result<Vec<UserEvent>, Error> {
-        let events = user_event::Entity::find()
-            .filter(user_event::Column::Seq.gt(after))
-            .order_by_asc(user_event::Column::Seq)
-            .limit(limit)
-            .all(&self.db)
+        let read = || {
+            user_event::Entity::find()
+                .filter(user_event::Column::Seq.gt(after))
+                .order_by_asc(user_event::Column::Seq)
+                .limit(limit)
+                .all(&self.db)
+        };
+        let events = outbox::read_in_order(&self.db, OUTBOX, after, |row| row.seq, read)
             .await?
             .into_iter()
             .map(mapping::event_from_row)
