@@ -42,6 +42,23 @@ pub struct Throughput {
     pub seconds: f64,
 }
 
+impl Throughput {
+    /// This run and `other` of the same calls taken as one: their requests
+    /// over their time together; the mean of their medians, the worse p99.
+    pub fn pooled(&self, other: &Throughput) -> Throughput {
+        let requests = self.requests + other.requests;
+        let seconds = self.seconds + other.seconds;
+        Throughput {
+            rps: requests as f64 / seconds,
+            p50_ms: (self.p50_ms + other.p50_ms) / 2.0,
+            p99_ms: self.p99_ms.max(other.p99_ms),
+            errors: self.errors + other.errors,
+            requests,
+            seconds,
+        }
+    }
+}
+
 pub fn histogram() -> Histogram<u64> {
     // 1 ns .. 60 s at 3 significant digits (in-process calls take well under a
     // microsecond); the bounds are constants that hdrhistogram accepts.
