@@ -232,3 +232,26 @@ pub fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Throughput;
+
+    #[test]
+    fn pooled_runs_count_their_requests_over_their_time_together() {
+        let run = |requests: u64, seconds: f64, p50_ms: f64, p99_ms: f64| Throughput {
+            rps: requests as f64 / seconds,
+            p50_ms,
+            p99_ms,
+            errors: 1,
+            requests,
+            seconds,
+        };
+        let pooled = run(300, 1.0, 2.0, 9.0).pooled(&run(100, 3.0, 4.0, 5.0));
+        assert_eq!(pooled.requests, 400);
+        assert!((pooled.rps - 100.0).abs() < 1e-9, "{}", pooled.rps);
+        assert!((pooled.p50_ms - 3.0).abs() < 1e-9);
+        assert!((pooled.p99_ms - 9.0).abs() < 1e-9);
+        assert_eq!(pooled.errors, 2);
+    }
+}
