@@ -22,8 +22,8 @@
 //!
 //! Where [`share`]d (the users' and roles' outboxes), appends take the turn
 //! shared: they no longer wait for each other, so sequence numbers may
-//! commit out of order, and a reader that finds a gap before the next event
-//! asks the outbox's horizon (`<table>_horizon()`): it takes the turn
+//! commit out of order, and a reader that finds a gap among the events it
+//! read asks the outbox's horizon (`<table>_horizon()`): it takes the turn
 //! exclusively, which waits for every append in flight to commit or roll
 //! back, and answers the newest sequence number then, below which every gap
 //! is final (`roster_kit::outbox`). A transaction that must exclude every

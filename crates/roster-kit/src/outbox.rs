@@ -4,14 +4,15 @@
 //! On PostgreSQL the users' and roles' outboxes let appends run side by side
 //! (the migrations' `outbox_turn::share`): each draws its sequence number
 //! inside its INSERT and may commit after an append numbered later. A reader
-//! that went on past a gap could skip an event for good. So a read hands on
-//! only the events that follow its position without a gap; a gap right
-//! after the position is settled by the outbox's horizon
-//! (`<table>_horizon()`), which waits for the appends in flight: every gap
-//! below the newest sequence number it answers is final (a rolled-back
-//! append, or events pruned). Gaps are only settled when a reader is stuck
-//! on one, so appends wait for a reader at most once per read, never for
-//! each other.
+//! that went on past a gap could skip an event for good. So a read that finds
+//! its events without a gap hands them all on; one that finds a gap asks the
+//! outbox's horizon (`<table>_horizon()`), which waits for the appends in
+//! flight, and hands on everything up to it: every gap below it is final (a
+//! rolled-back append, or events pruned). Handing on only the events before
+//! the gap instead would leave those after it waiting for a wake-up that,
+//! when the gap is a rolled-back append, never comes: their commits woke the
+//! reader already. Appends wait for a reader only when it met a gap, never
+//! for each other.
 //!
 //! SQLite has one writer at a time: its sequence numbers commit in order.
 
@@ -22,8 +23,9 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 /// The events after sequence `after` that `read()` returns (oldest first,
 /// at most its limit), cut where a later read could still find an event
 /// before the next one: a reader that hands these on and continues after
-/// the last never skips one. `seq_of` gives an event's sequence number;
-/// `outbox` is the outbox table (e.g. `user_events`).
+/// the last never skips one, and one that then waits for the next commit
+/// misses none that committed before. `seq_of` gives an event's sequence
+/// number; `outbox` is the outbox table (e.g. `user_events`).
 pub async fn read_in_order<T, R, Fut>(
     db: &impl ConnectionTrait,
     outbox: &str,
@@ -35,23 +37,20 @@ where
     R: Fn() -> Fut,
     Fut: Future<Output = Result<Vec<T>, DbErr>>,
 {
-    let mut events = read().await?;
-    if db.get_database_backend() != DbBackend::Postgres {
+    let events = read().await?;
+    if db.get_database_backend() != DbBackend::Postgres
+        || gapless(after, events.iter().map(&seq_of))
+    {
         return Ok(events);
     }
-    let settled = settled_len(after, None, events.iter().map(&seq_of));
-    if settled > 0 || settled == events.len() {
-        events.truncate(settled);
-        return Ok(events);
-    }
-    // Stuck on a gap: wait for the appends in flight, then read again.
+    // Wait for the appends in flight; up to the horizon every event is in.
     let horizon = horizon(db, outbox).await?;
     let mut events = read().await?;
-    events.truncate(settled_len(
-        after,
-        Some(horizon),
-        events.iter().map(&seq_of),
-    ));
+    let settled = events
+        .iter()
+        .take_while(|event| seq_of(event) <= horizon)
+        .count();
+    events.truncate(settled);
     Ok(events)
 }
 
@@ -81,42 +80,20 @@ async fn horizon(db: &impl ConnectionTrait, outbox: &str) -> Result<i64, DbErr> 
     row.map_or(Ok(0), |row| row.try_get_by_index(0))
 }
 
-/// How many of `seqs` (ascending, all after `after`) a reader may hand on:
-/// those without a gap before them, and, once a `horizon` is known, every
-/// one up to it (a gap below it is final) and those following it without a gap.
-fn settled_len(after: i64, horizon: Option<i64>, seqs: impl Iterator<Item = i64>) -> usize {
-    let mut last = after;
-    let mut settled = 0;
-    for seq in seqs {
-        let final_up_to = horizon.unwrap_or(after).max(last);
-        if seq > final_up_to + 1 {
-            break;
-        }
-        last = seq;
-        settled += 1;
-    }
-    settled
+/// Whether `seqs` (ascending, all after `after`) follow `after` without a gap.
+fn gapless(after: i64, seqs: impl Iterator<Item = i64>) -> bool {
+    seqs.zip(after + 1..).all(|(seq, expected)| seq == expected)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::settled_len;
+    use super::gapless;
 
     #[test]
-    fn events_are_handed_on_up_to_the_first_gap() {
-        assert_eq!(settled_len(4, None, [5, 6, 7].into_iter()), 3);
-        assert_eq!(settled_len(4, None, [5, 6, 8, 9].into_iter()), 2);
-        assert_eq!(settled_len(4, None, [6, 7].into_iter()), 0);
-        assert_eq!(settled_len(4, None, [].into_iter()), 0);
-    }
-
-    #[test]
-    fn gaps_below_the_horizon_are_final_and_above_it_are_not() {
-        // Up to the horizon (9) everything goes, gaps included; past it,
-        // only what follows it (or the last event past it) without a gap.
-        assert_eq!(settled_len(4, Some(9), [6, 8, 10, 11, 13].into_iter()), 4);
-        assert_eq!(settled_len(4, Some(9), [11].into_iter()), 0);
-        assert_eq!(settled_len(4, Some(9), [10].into_iter()), 1);
-        assert_eq!(settled_len(4, Some(3), [5, 7].into_iter()), 1);
+    fn a_gap_is_a_missing_sequence_number_after_the_position() {
+        assert!(gapless(4, [5, 6, 7].into_iter()));
+        assert!(gapless(4, [].into_iter()));
+        assert!(!gapless(4, [5, 6, 8].into_iter()));
+        assert!(!gapless(4, [6, 7].into_iter()));
     }
 }

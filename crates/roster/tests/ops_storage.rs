@@ -838,7 +838,9 @@ async fn a_reader_waits_for_an_append_in_flight_before_a_later_one() {
     assert_eq!(ok(reader.await), vec![first_seq, second_seq]);
 }
 
-/// A gap an append left by rolling back is final: a reader passes it.
+/// A gap an append left by rolling back is final: a reader passes it, in
+/// the same read as the events before it (a reader waits for a commit after
+/// each read, and the commit after the gap happened already).
 #[tokio::test]
 async fn a_reader_passes_the_gap_of_a_rolled_back_append() {
     use sea_orm::TransactionTrait;
@@ -846,6 +848,7 @@ async fn a_reader_passes_the_gap_of_a_rolled_back_append() {
     let database = TestDatabase::postgres().await;
     let db = ok(roster_kit::db::connect(&database.url).await);
     ok(roster_kit::db::migrate::<roster_migrations::UsersMigrator>(&db).await);
+    let before: i64 = scalar(&db, USER_EVENT_APPEND).await;
     let rolled_back = ok(db.begin().await);
     let gap: i64 = scalar(&rolled_back, USER_EVENT_APPEND).await;
     ok(rolled_back.rollback().await);
@@ -853,6 +856,10 @@ async fn a_reader_passes_the_gap_of_a_rolled_back_append() {
     let seq: i64 = scalar(&committed, USER_EVENT_APPEND).await;
     ok(committed.commit().await);
 
+    assert_eq!(
+        user_events_in_order(db.clone(), before - 1).await,
+        vec![before, seq]
+    );
     assert_eq!(user_events_in_order(db.clone(), gap - 1).await, vec![seq]);
     let newest = ok(roster_kit::outbox::newest_settled(&db, "user_events").await);
     assert_eq!(newest, seq);
