@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use roster_kit::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -78,7 +77,7 @@ impl FileRepository for SeaOrmFiles {
         // One transaction with the idempotency claim of a keyed upload, so a
         // retry never stores the file twice.
         let txn = roster_kit::db::begin_write(&self.db).await?;
-        row.insert(&txn).await?;
+        Entity::insert(row).exec_without_returning(&txn).await?;
         roster_kit::idempotency::mark_applied(&txn).await?;
         txn.commit().await?;
         Ok(())

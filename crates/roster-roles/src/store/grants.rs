@@ -11,9 +11,9 @@ use sea_orm::{
 
 use super::{
     Store, corrupt,
-    entity::{role, role_grant},
+    entity::{role, role_event, role_grant},
     is_postgres,
-    outbox::{append_event, append_events, last_seq},
+    outbox::{append_event, append_events},
 };
 use crate::domain::{
     Grant, GrantOutcome, GrantRequest, Revoked, RoleEvent, UserGrantsRevoked,
@@ -254,7 +254,7 @@ impl GrantRepository for Store {
             .collect();
         let event_seq = match append_events(&txn, &events, now).await? {
             Some(seq) => seq,
-            None => last_seq(&txn).await?,
+            None => db::newest_seq::<role_event::Entity>(&txn, role_event::Column::Seq).await?,
         };
         self.durability.commit(txn).await?;
         Ok(UserGrantsRevoked {

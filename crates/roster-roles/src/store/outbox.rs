@@ -10,8 +10,8 @@ use roster_kit::{
 };
 use roster_migrations::roles::OUTBOX_LOCK_KEY;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityName, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::{Store, corrupt, entity::role_event};
@@ -20,9 +20,6 @@ use crate::domain::{RoleEvent, StoredEvent, ports::EventRepository};
 /// Rows per multi-row insert: seven bound values each, well under both
 /// backends' limit on parameters per statement.
 const EVENTS_PER_INSERT: usize = 1000;
-
-/// The outbox table.
-const OUTBOX: &str = "role_events";
 
 impl Store {
     /// Wakes `wake` whenever any replica commits a role change (PostgreSQL;
@@ -106,15 +103,6 @@ pub(super) async fn append_events(
     Ok(last)
 }
 
-/// The newest event's sequence number through `db`; 0 for an empty log.
-pub(super) async fn last_seq(db: &impl ConnectionTrait) -> Result<i64> {
-    Ok(role_event::Entity::find()
-        .order_by_desc(role_event::Column::Seq)
-        .one(db)
-        .await?
-        .map_or(0, |row| row.seq))
-}
-
 #[async_trait]
 impl EventRepository for Store {
     /// OUT_OF_RANGE / CURSOR_EXPIRED when the events right after `seq` were pruned.
@@ -126,11 +114,17 @@ impl EventRepository for Store {
                 .limit(limit)
                 .all(&self.db)
         };
-        let events = outbox::read_in_order(&self.db, OUTBOX, seq, |row| row.seq, read)
-            .await?
-            .into_iter()
-            .map(event_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let events = outbox::read_in_order(
+            &self.db,
+            role_event::Entity.table_name(),
+            seq,
+            |row| row.seq,
+            read,
+        )
+        .await?
+        .into_iter()
+        .map(event_from_row)
+        .collect::<Result<Vec<_>>>()?;
         if events.first().is_some_and(|e| e.seq > seq + 1) {
             let oldest =
                 db::oldest_seq::<role_event::Entity>(&self.db, role_event::Column::Seq).await?;
@@ -142,7 +136,7 @@ impl EventRepository for Store {
     /// Where a reader starting now begins: no event after it has committed
     /// yet, nor will one numbered before it.
     async fn last_event_seq(&self) -> Result<i64> {
-        Ok(outbox::newest_settled(&self.db, OUTBOX).await?)
+        Ok(outbox::newest_settled(&self.db, role_event::Entity.table_name()).await?)
     }
 }
 

@@ -13,16 +13,13 @@ use roster_kit::{
 };
 use roster_migrations::users::OUTBOX_LOCK_KEY;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityName, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use tokio::sync::Notify;
 
 use super::{UserStore, entity::user_event, mapping};
 use crate::domain::{User, UserEvent, UserEventKind, ports::UserEventLog};
-
-/// The outbox table.
-const OUTBOX: &str = "user_events";
 
 /// Outbox rows one poll of other replicas' changes reads at most.
 const CHANGES_PER_POLL: u64 = 1000;
@@ -84,7 +81,7 @@ impl UserStore {
     /// Where a reader starting now begins: no event after it has committed
     /// yet, nor will one numbered before it.
     async fn last_event_sequence(&self) -> Result<i64, Error> {
-        Ok(outbox::newest_settled(&self.db, OUTBOX).await?)
+        Ok(outbox::newest_settled(&self.db, user_event::Entity.table_name()).await?)
     }
 
     async fn changed_users_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, i64)>, Error> {
@@ -99,7 +96,14 @@ impl UserStore {
                 .into_tuple::<(i64, i64)>()
                 .all(&self.db)
         };
-        Ok(outbox::read_in_order(&self.db, OUTBOX, after, |(seq, _)| *seq, read).await?)
+        Ok(outbox::read_in_order(
+            &self.db,
+            user_event::Entity.table_name(),
+            after,
+            |(seq, _)| *seq,
+            read,
+        )
+        .await?)
     }
 
     /// Appends the event of `kind` about `user`; returns its sequence number.
@@ -167,11 +171,17 @@ impl UserEventLog for UserStore {
                 .limit(limit)
                 .all(&self.db)
         };
-        let events = outbox::read_in_order(&self.db, OUTBOX, after, |row| row.seq, read)
-            .await?
-            .into_iter()
-            .map(mapping::event_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let events = outbox::read_in_order(
+            &self.db,
+            user_event::Entity.table_name(),
+            after,
+            |row| row.seq,
+            read,
+        )
+        .await?
+        .into_iter()
+        .map(mapping::event_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
         if events.first().is_some_and(|e| e.sequence > after + 1) {
             let oldest =
                 db::oldest_seq::<user_event::Entity>(&self.db, user_event::Column::Seq).await?;
