@@ -410,8 +410,8 @@ async fn h2load_runs(
     })
 }
 
-/// What QueryUsers runs for `keyword` (its first page of 20), straight
-/// through the pool: each phase's SQL in turn until the page is full.
+/// What QueryUsers runs for `keyword` (its first page of 20), the same way
+/// through the same pool: each phase's SQL in turn until the page is full.
 async fn raw_search(store: &roster_users::UserStore, keyword: String) -> Result<(), String> {
     let query = UserQuery {
         keyword: Some(keyword),
@@ -426,9 +426,7 @@ async fn raw_search(store: &roster_users::UserStore, keyword: String) -> Result<
         let Some(statement) = store.query_statement(&query, phase, None, wanted - found) else {
             continue;
         };
-        found += store
-            .connection()
-            .query_all_raw(statement)
+        found += roster_kit::db::query_planned_per_run(store.connection(), statement)
             .await
             .map_err(|e| e.to_string())?
             .len() as u64;

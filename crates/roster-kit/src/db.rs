@@ -1,12 +1,14 @@
 //! Database connections (SQLite and PostgreSQL through sea-orm), migrations,
 //! write transactions, and pruning of event logs.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait, sea_query::IntoCondition,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
+    sea_query::{IntoCondition, Values},
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -72,15 +74,46 @@ pub async fn connect_with(
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
         });
     } else {
+        // Statements are prepared once per connection and, after a few runs,
+        // planned once (PostgreSQL's generic plan): point reads and writes
+        // then skip the planner. Queries whose best plan depends on their
+        // values run through [`query_planned_per_run`] instead.
         options
             .max_connections(max_connections.max(1))
-            .min_connections(2.min(max_connections.max(1)))
-            // Prepared statements would otherwise switch to a generic plan after a
-            // few runs, planned without the parameter values; for range searches
-            // (a common prefix versus a rare one) that plan can be a long scan.
-            .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_custom_plan")]));
+            .min_connections(2.min(max_connections.max(1)));
     }
     Database::connect(options).await.map_err(Error::from)
+}
+
+/// Runs `statement` planned for its own values on every run, and returns its
+/// rows: for queries whose best plan depends on the values, such as a range
+/// search over an index, where one prefix matches three rows and another three
+/// million. A prepared statement would after a few runs get PostgreSQL's
+/// generic plan, made without the values, which for such a range can be a long
+/// scan; forcing custom plans for the whole pool instead would make every
+/// other statement pay the planner on every run.
+///
+/// On PostgreSQL the statement goes out unnamed (sqlx's non-persistent
+/// query), which PostgreSQL plans with the bound values. sea-orm has no such
+/// option, so this one statement runs on its sqlx pool directly. SQLite plans
+/// every run with the values anyway.
+pub async fn query_planned_per_run(
+    db: &DatabaseConnection,
+    statement: Statement,
+) -> Result<Vec<QueryResult>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return db.query_all_raw(statement).await;
+    }
+    let values = statement.values.unwrap_or_else(|| Values(Vec::new()));
+    let rows = sea_orm::sqlx::query_with(
+        sea_orm::sqlx::AssertSqlSafe(statement.sql),
+        sea_query_sqlx::SqlxValues(values),
+    )
+    .persistent(false)
+    .fetch_all(db.get_postgres_connection_pool())
+    .await
+    .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))?;
+    Ok(rows.into_iter().map(QueryResult::from).collect())
 }
 
 /// Applies pending migrations of `M`.

@@ -935,3 +935,47 @@ async fn each_pool_opens_at_most_database_max_connections() {
     let pool = connection.get_postgres_connection_pool();
     assert_eq!(pool.options().get_max_connections(), 3);
 }
+
+/// Pooled statements are prepared once per connection and after a few runs
+/// get PostgreSQL's generic plan, so the planner stays out of point reads and
+/// writes; a statement run through `query_planned_per_run` (the user search)
+/// is never prepared by name, so each run is planned with its own values.
+#[tokio::test]
+async fn pooled_statements_are_planned_once_and_searches_every_run() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let database = TestDatabase::postgres().await;
+    // One connection: every statement below runs in the same session.
+    let db = ok(roster_kit::db::connect_with(&database.url, Duration::from_secs(10), 1).await);
+    let statement =
+        |sql: &str| Statement::from_sql_and_values(DbBackend::Postgres, sql, [7i64.into()]);
+    for _ in 0..8 {
+        ok(db
+            .query_all_raw(statement("SELECT $1::bigint + 1 AS pooled"))
+            .await);
+        ok(roster_kit::db::query_planned_per_run(
+            &db,
+            statement("SELECT $1::bigint + 2 AS per_run"),
+        )
+        .await);
+    }
+    let prepared: Vec<(String, i64, i64)> = ok(db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements",
+        ))
+        .await)
+    .iter()
+    .map(|row| ok(row.try_get_many_by_index::<(String, i64, i64)>()))
+    .collect();
+    let pooled = prepared
+        .iter()
+        .find(|(sql, _, _)| sql.contains("AS pooled"))
+        .unwrap_or_else(|| panic!("the pooled statement is not prepared: {prepared:?}"));
+    assert!(pooled.1 > 0, "no generic plan after 8 runs: {pooled:?}");
+    assert!(
+        prepared
+            .iter()
+            .all(|(sql, _, _)| !sql.contains("AS per_run")),
+        "the search statement was prepared by name: {prepared:?}"
+    );
+}

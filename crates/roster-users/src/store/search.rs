@@ -4,12 +4,13 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use roster_kit::Error;
+use roster_kit::{Error, db};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
-use super::{UserStore, entity::user};
+use super::{UserStore, entity::user, mapping};
 use crate::domain::{
     User,
     collation::KeywordKey,
@@ -57,10 +58,15 @@ impl UserSearch for UserStore {
         after: Option<&Position>,
         limit: u64,
     ) -> Result<Vec<User>, Error> {
-        match self.query_select(query, phase, after, limit) {
-            Some(select) => self.rows(select).await,
-            None => Ok(Vec::new()),
-        }
+        let Some(statement) = self.query_statement(query, phase, after, limit) else {
+            return Ok(Vec::new());
+        };
+        // Planned per run: the keyword's range may hold three names or millions.
+        db::query_planned_per_run(&self.db, statement)
+            .await?
+            .iter()
+            .map(|row| mapping::user_from_row(user::Model::from_query_result(row, "")?))
+            .collect()
     }
 }
 
