@@ -423,10 +423,10 @@ async fn raw_search(store: &roster_users::UserStore, keyword: String) -> Result<
     let wanted = query.limit + 1;
     let mut found = 0u64;
     for &phase in query.phases() {
-        let Some(statement) = store.query_statement(&query, phase, None, wanted - found) else {
+        let Some(select) = store.query_select_statement(&query, phase, None, wanted - found) else {
             continue;
         };
-        found += roster_kit::db::query_planned_per_run(store.connection(), statement)
+        found += roster_kit::db::query_planned_per_run(store.connection(), &select)
             .await
             .map_err(|e| e.to_string())?
             .len() as u64;

@@ -6,9 +6,8 @@ use std::{path::Path, sync::Arc, time::Duration};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
-    sea_query::{IntoCondition, Values},
+    QuerySelect, RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    sea_query::{IntoCondition, PostgresQueryBuilder, SelectStatement},
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -85,7 +84,7 @@ pub async fn connect_with(
     Database::connect(options).await.map_err(Error::from)
 }
 
-/// Runs `statement` planned for its own values on every run, and returns its
+/// Runs `select` planned for its own values on every run, and returns its
 /// rows: for queries whose best plan depends on the values, such as a range
 /// search over an index, where one prefix matches three rows and another three
 /// million. A prepared statement would after a few runs get PostgreSQL's
@@ -93,26 +92,24 @@ pub async fn connect_with(
 /// scan; forcing custom plans for the whole pool instead would make every
 /// other statement pay the planner on every run.
 ///
-/// On PostgreSQL the statement goes out unnamed (sqlx's non-persistent
-/// query), which PostgreSQL plans with the bound values. sea-orm has no such
-/// option, so this one statement runs on its sqlx pool directly. SQLite plans
-/// every run with the values anyway.
+/// On PostgreSQL the values are written into the SQL text (sea-query's
+/// escaping) and the text goes out over the simple query protocol: one round
+/// trip, planned with the values. An unnamed prepared statement would be
+/// planned with them too, but sqlx describes it first, a second round trip on
+/// every run. SQLite plans every run with the values anyway.
 pub async fn query_planned_per_run(
     db: &DatabaseConnection,
-    statement: Statement,
+    select: &SelectStatement,
 ) -> Result<Vec<QueryResult>, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return db.query_all_raw(statement).await;
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return db.query_all_raw(backend.build(select)).await;
     }
-    let values = statement.values.unwrap_or_else(|| Values(Vec::new()));
-    let rows = sea_orm::sqlx::query_with(
-        sea_orm::sqlx::AssertSqlSafe(statement.sql),
-        sea_query_sqlx::SqlxValues(values),
-    )
-    .persistent(false)
-    .fetch_all(db.get_postgres_connection_pool())
-    .await
-    .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))?;
+    let sql = select.to_string(PostgresQueryBuilder);
+    let rows = sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(sql))
+        .fetch_all(db.get_postgres_connection_pool())
+        .await
+        .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))?;
     Ok(rows.into_iter().map(QueryResult::from).collect())
 }
 

@@ -11,7 +11,10 @@
 use std::{collections::HashMap, sync::Arc};
 
 use roster_kit::{Error, cache::Cache, error::ErrorKind, tasks::BackgroundTask};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    Statement,
+};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{entity::user, mapping};
@@ -100,14 +103,15 @@ async fn read(db: &DatabaseConnection, cache: &Cache<i64, User>, batch: Vec<(i64
 async fn select(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<user::Model>, Error> {
     let rows = if db.get_database_backend() == DbBackend::Postgres {
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        user::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT * FROM users WHERE id = ANY(string_to_array($1, ',')::bigint[])",
-                [list.into()],
-            ))
-            .all(db)
-            .await?
+        // Straight from the statement: `Entity::find().from_raw_sql` would
+        // build (and drop) the entity's whole column list on every read.
+        user::Model::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT * FROM users WHERE id = ANY(string_to_array($1, ',')::bigint[])",
+            [list.into()],
+        ))
+        .all(db)
+        .await?
     } else {
         user::Entity::find()
             .filter(user::Column::Id.is_in(ids.iter().copied()))

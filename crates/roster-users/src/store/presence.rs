@@ -10,7 +10,7 @@ use roster_kit::{
     tasks::BackgroundTask,
     wake::{self, Heard},
 };
-use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement};
 use serde::{Deserialize, Serialize};
 
 use super::{UserStore, entity::user, mapping};
@@ -53,14 +53,12 @@ impl UserStore {
         // invalidates its user meanwhile must win over the batch's row.
         let epoch = self.cache.epoch();
         let rows = if self.db.get_database_backend() == DbBackend::Postgres {
-            user::Entity::find()
-                .from_raw_sql(self.presence_statement_postgres(writes, now)?)
+            user::Model::find_by_statement(self.presence_statement_postgres(writes, now)?)
                 .all(&self.db)
                 .await?
         } else {
             let txn = db::begin_write(&self.db).await?;
-            let rows = user::Entity::find()
-                .from_raw_sql(presence_update_sqlite(writes))
+            let rows = user::Model::find_by_statement(presence_update_sqlite(writes))
                 .all(&txn)
                 .await?;
             txn.commit().await?;

@@ -7,7 +7,7 @@ use chrono::Utc;
 use roster_kit::{Error, db};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    QueryTrait, sea_query::SelectStatement,
 };
 
 use super::{UserStore, entity::user, mapping};
@@ -30,6 +30,19 @@ impl UserStore {
     ) -> Option<sea_orm::Statement> {
         self.query_select(query, phase, after, limit)
             .map(|select| select.build(self.db.get_database_backend()))
+    }
+
+    /// The query [`UserSearch::query_phase`] runs, as it runs it
+    /// ([`db::query_planned_per_run`]); `None` as for [`Self::query_statement`].
+    pub fn query_select_statement(
+        &self,
+        query: &UserQuery,
+        phase: Phase,
+        after: Option<&Position>,
+        limit: u64,
+    ) -> Option<SelectStatement> {
+        self.query_select(query, phase, after, limit)
+            .map(QueryTrait::into_query)
     }
 
     fn query_select(
@@ -58,11 +71,11 @@ impl UserSearch for UserStore {
         after: Option<&Position>,
         limit: u64,
     ) -> Result<Vec<User>, Error> {
-        let Some(statement) = self.query_statement(query, phase, after, limit) else {
+        let Some(select) = self.query_select_statement(query, phase, after, limit) else {
             return Ok(Vec::new());
         };
         // Planned per run: the keyword's range may hold three names or millions.
-        db::query_planned_per_run(&self.db, statement)
+        db::query_planned_per_run(&self.db, &select)
             .await?
             .iter()
             .map(|row| mapping::user_from_row(user::Model::from_query_result(row, "")?))
