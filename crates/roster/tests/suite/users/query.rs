@@ -2,7 +2,7 @@ use roster_kit::testing::Backend;
 use roster_proto::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{Client, TestApp, assert_refused, create, expect_err, violated_fields};
+use crate::helpers::{Client, TestApp, assert_refused, by_id, create, expect_err, violated_fields};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -12,6 +12,7 @@ on_both_backends!(
     creation_order_sorts_both_ways,
     filters_narrow_the_results,
     page_tokens_and_sizes_are_validated,
+    a_found_user_is_the_user_read_by_id,
 );
 
 async fn names(client: &mut Client, request: pb::QueryUsersRequest) -> (Vec<String>, String) {
@@ -276,4 +277,98 @@ async fn page_tokens_and_sizes_are_validated(backend: Backend) {
             .await,
     );
     assert_eq!(violated_fields(&status), ["keyword"]);
+}
+
+/// The search reads its rows its own way on PostgreSQL (planned per run, over
+/// the simple query protocol, so every value arrives as text): a user it finds
+/// is field for field the user GetUser reads, timestamps, properties, avatar
+/// and presence included.
+async fn a_found_user_is_the_user_read_by_id(backend: Backend) {
+    use prost_types::{ListValue, Struct, Value, value::Kind};
+    let app = TestApp::spawn(backend).await;
+    let mut admin = app.admin().await;
+    let value = |kind| Value { kind: Some(kind) };
+    let properties = Struct {
+        fields: [
+            (
+                "team".to_owned(),
+                value(Kind::StringValue("blue \\ 'quoted'".into())),
+            ),
+            ("level".to_owned(), value(Kind::NumberValue(3.25))),
+            ("active".to_owned(), value(Kind::BoolValue(true))),
+            (
+                "tags".to_owned(),
+                value(Kind::ListValue(ListValue {
+                    values: vec![
+                        value(Kind::StringValue("a".into())),
+                        value(Kind::NullValue(0)),
+                    ],
+                })),
+            ),
+        ]
+        .into(),
+    };
+    let created = admin
+        .create_user(pb::CreateUserRequest {
+            name: "ricky".into(),
+            display_name: "Ricky O'Brien".into(),
+            description: "line one\nline two".into(),
+            r#type: pb::UserType::Bot.into(),
+            properties: Some(properties),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    admin
+        .update_user(pb::UpdateUserRequest {
+            user: by_id(created.id),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["avatar".into()],
+            }),
+            patch: Some(pb::UserPatch {
+                avatar: Some(pb::Avatar {
+                    source: Some(pb::avatar::Source::External(pb::ExternalPicture {
+                        url: "https://pictures.example/ricky.png".into(),
+                        name: "ricky.png".into(),
+                        content_type: "image/png".into(),
+                        size: 2048,
+                    })),
+                }),
+                ..Default::default()
+            }),
+            expected_version: 0,
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    admin
+        .set_presence(pb::SetPresenceRequest {
+            user: by_id(created.id),
+            status: Some("IN_A_MEETING".into()),
+            online: Some(true),
+            call_status: Some(pb::CallStatus::InCall.into()),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"));
+    create(&mut admin, "rick", "Rick").await;
+
+    let read = admin
+        .get_user(pb::GetUserRequest {
+            user: Some(pb::get_user_request::User::Id(created.id)),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner();
+    let found = admin
+        .query_users(pb::QueryUsersRequest {
+            keyword: "ricky".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{s:?}"))
+        .into_inner()
+        .users;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0], read);
+    assert!(read.avatar.is_some() && read.presence.as_ref().is_some_and(|p| p.online));
 }
