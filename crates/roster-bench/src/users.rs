@@ -21,7 +21,7 @@ use roster_users::{
         query::{Phase, UserFilter, UserQuery, UserSort},
     },
 };
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, sea_query::PostgresQueryBuilder};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
@@ -423,7 +423,7 @@ async fn raw_search(store: &roster_users::UserStore, keyword: String) -> Result<
     let wanted = query.limit + 1;
     let mut found = 0u64;
     for &phase in query.phases() {
-        let Some(select) = store.query_select_statement(&query, phase, None, wanted - found) else {
+        let Some(select) = store.query_statement(&query, phase, None, wanted - found) else {
             continue;
         };
         found += roster_kit::db::query_planned_per_run(store.connection(), &select)
@@ -451,10 +451,13 @@ async fn print_prefix_plan(service: &UserService, keyword: &str) -> anyhow::Resu
             .store
             .query_statement(&query, phase, None, 21)
             .ok_or_else(|| anyhow::anyhow!("keyword {keyword:?} matches nothing"))?;
-        let explain = Statement::from_sql_and_values(
+        // With the values in the text, as the search sends it.
+        let explain = Statement::from_string(
             connection.get_database_backend(),
-            format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql),
-            statement.values.map(|v| v.0).unwrap_or_default(),
+            format!(
+                "EXPLAIN (ANALYZE, BUFFERS) {}",
+                statement.to_string(PostgresQueryBuilder)
+            ),
         );
         println!("\nplan of QueryUsers(keyword {keyword:?}), {name} phase:");
         for row in connection.query_all_raw(explain).await? {

@@ -19,22 +19,10 @@ use crate::domain::{
 };
 
 impl UserStore {
-    /// The SQL [`UserSearch::query_phase`] runs, e.g. to EXPLAIN it; `None`
-    /// when it runs none (a keyword of nothing but ignorable characters).
+    /// The query [`UserSearch::query_phase`] runs (through
+    /// [`db::query_planned_per_run`]), e.g. to EXPLAIN it; `None` when it
+    /// runs none (a keyword of nothing but ignorable characters).
     pub fn query_statement(
-        &self,
-        query: &UserQuery,
-        phase: Phase,
-        after: Option<&Position>,
-        limit: u64,
-    ) -> Option<sea_orm::Statement> {
-        self.query_select(query, phase, after, limit)
-            .map(|select| select.build(self.db.get_database_backend()))
-    }
-
-    /// The query [`UserSearch::query_phase`] runs, as it runs it
-    /// ([`db::query_planned_per_run`]); `None` as for [`Self::query_statement`].
-    pub fn query_select_statement(
         &self,
         query: &UserQuery,
         phase: Phase,
@@ -71,7 +59,7 @@ impl UserSearch for UserStore {
         after: Option<&Position>,
         limit: u64,
     ) -> Result<Vec<User>, Error> {
-        let Some(select) = self.query_select_statement(query, phase, after, limit) else {
+        let Some(select) = self.query_statement(query, phase, after, limit) else {
             return Ok(Vec::new());
         };
         // Planned per run: the keyword's range may hold three names or millions.

@@ -7,7 +7,7 @@ use roster_users::domain::{
     fields::{Description, DisplayName, UserName},
     query::{Phase, UserFilter, UserQuery, UserSort},
 };
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement, sea_query::PostgresQueryBuilder};
 
 use crate::helpers::TestApp;
 
@@ -60,10 +60,10 @@ async fn prefix_search_uses_an_index_on_postgres() {
             let statement = store
                 .query_statement(&query, phase, None, 21)
                 .unwrap_or_else(|| panic!("{phase:?} runs a query"));
-            let explain = Statement::from_sql_and_values(
+            // With the values in the text, as the search sends it.
+            let explain = Statement::from_string(
                 connection.get_database_backend(),
-                format!("EXPLAIN {}", statement.sql),
-                statement.values.map(|v| v.0).unwrap_or_default(),
+                format!("EXPLAIN {}", statement.to_string(PostgresQueryBuilder)),
             );
             let plan: Vec<String> = connection
                 .query_all_raw(explain)
