@@ -73,9 +73,9 @@ pub async fn connect_with(
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
         });
     } else {
-        // Statements are prepared once per connection and, after a few runs,
-        // planned once (PostgreSQL's generic plan): point reads and writes
-        // then skip the planner. Queries whose best plan depends on their
+        // Statements are prepared once per connection, and after five runs
+        // PostgreSQL reuses one generic plan unless it looks costlier: point
+        // reads and writes then skip the planner. Queries whose best plan depends on their
         // values run through [`query_planned_per_run`] instead.
         options
             .max_connections(max_connections.max(1))

@@ -69,6 +69,11 @@ pub struct Position {
     pub id: i64,
 }
 
+/// Whether `key` is shaped like a stored sort key (lowercase hex).
+fn is_sort_key(key: &str) -> bool {
+    key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 struct PageToken {
     #[prost(uint32, tag = "1")]
@@ -112,7 +117,10 @@ impl UserQuery {
         };
         let phase = Phase::from_code(decoded.phase)
             .filter(|phase| self.phases().contains(phase))
-            .filter(|_| decoded.fingerprint == self.fingerprint());
+            .filter(|_| decoded.fingerprint == self.fingerprint())
+            // A sort key is lowercase hex: nothing else from a token reaches
+            // the search's SQL, whose values travel inside its text.
+            .filter(|_| is_sort_key(&decoded.sort_key));
         let Some(phase) = phase else {
             let mut err = Error::invalid_field(field, "belongs to a different query");
             err.reason = "PAGE_TOKEN_INVALID";
@@ -134,5 +142,41 @@ impl UserQuery {
             id,
             fingerprint: self.fingerprint(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> UserQuery {
+        UserQuery {
+            keyword: None,
+            sort: UserSort::DisplayName,
+            filter: UserFilter::default(),
+            limit: 20,
+            after: None,
+        }
+    }
+
+    #[test]
+    fn a_page_token_resumes_only_from_a_sort_key() {
+        let mut resumed = query();
+        let token = query().page_token_after(Phase::All, "3f2b01".into(), 7);
+        assert!(resumed.resume_from(&token, "page_token").is_ok());
+        assert_eq!(
+            resumed.after.map(|p| (p.sort_key, p.id)),
+            Some(("3f2b01".into(), 7))
+        );
+
+        for forged in ["3f' OR '1'='1", "3F2B", "3f\\", "3f2b\n"] {
+            let token = query().page_token_after(Phase::All, forged.into(), 7);
+            let refused = query().resume_from(&token, "page_token").err();
+            assert_eq!(
+                refused.map(|e| e.reason),
+                Some("PAGE_TOKEN_INVALID"),
+                "{forged:?}"
+            );
+        }
     }
 }
