@@ -12,6 +12,7 @@ mod moderation;
 mod own_changes;
 mod presence;
 mod roles;
+mod rows;
 mod search;
 mod users;
 

@@ -10,10 +10,10 @@ use roster_kit::{
     tasks::BackgroundTask,
     wake::{self, Heard},
 };
-use sea_orm::{ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, Statement};
 use serde::{Deserialize, Serialize};
 
-use super::{UserStore, entity::user, mapping};
+use super::{UserStore, entity::user, mapping, rows};
 use crate::domain::{LivePresence, PresenceWrite, User};
 
 /// The notification channel of presence changes.
@@ -53,14 +53,10 @@ impl UserStore {
         // invalidates its user meanwhile must win over the batch's row.
         let epoch = self.cache.epoch();
         let rows = if self.db.get_database_backend() == DbBackend::Postgres {
-            user::Model::find_by_statement(self.presence_statement_postgres(writes, now)?)
-                .all(&self.db)
-                .await?
+            rows::select_users(&self.db, self.presence_statement_postgres(writes, now)?).await?
         } else {
             let txn = db::begin_write(&self.db).await?;
-            let rows = user::Model::find_by_statement(presence_update_sqlite(writes))
-                .all(&txn)
-                .await?;
+            let rows = rows::select_users(&txn, presence_update_sqlite(writes)).await?;
             txn.commit().await?;
             rows
         };

@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use roster_kit::{Error, db};
+use roster_kit::Error;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, sea_query::SelectStatement,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    sea_query::SelectStatement,
 };
 
-use super::{UserStore, entity::user, mapping};
+use super::{UserStore, entity::user, mapping, rows};
 use crate::domain::{
     User,
     collation::KeywordKey,
@@ -20,7 +20,7 @@ use crate::domain::{
 
 impl UserStore {
     /// The query [`UserSearch::query_phase`] runs (through
-    /// [`db::query_planned_per_run`]), e.g. to EXPLAIN it; `None` when it
+    /// [`roster_kit::db::query_planned_per_run`]), e.g. to EXPLAIN it; `None` when it
     /// runs none (a keyword of nothing but ignorable characters).
     pub fn query_statement(
         &self,
@@ -63,10 +63,10 @@ impl UserSearch for UserStore {
             return Ok(Vec::new());
         };
         // Planned per run: the keyword's range may hold three names or millions.
-        db::query_planned_per_run(&self.db, &select)
+        rows::search_rows(&self.db, &select)
             .await?
-            .iter()
-            .map(|row| mapping::user_from_row(user::Model::from_query_result(row, "")?))
+            .into_iter()
+            .map(mapping::user_from_row)
             .collect()
     }
 }

@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use roster_kit::{Error, db, error::ErrorKind, origin};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set, UpdateMany,
-    sea_query::Expr,
+    DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, QuerySelect, QueryTrait, Set,
+    UpdateMany, sea_query::Expr,
 };
 
 use super::{
     UserStore,
     entity::{user, user_event},
-    mapping,
+    mapping, rows,
 };
 use crate::domain::{
     CallStatus, DEFAULT_PRESENCE_STATUS, DELETED_DISPLAY_NAME, NewUser, PresenceWrite, User,
@@ -62,8 +62,8 @@ impl UserStore {
         &self,
         select: sea_orm::Select<user::Entity>,
     ) -> Result<Vec<User>, Error> {
-        select
-            .all(&self.db)
+        let statement = self.db.get_database_backend().build(&select.into_query());
+        rows::select_users(&self.db, statement)
             .await?
             .into_iter()
             .map(mapping::user_from_row)
@@ -142,7 +142,10 @@ pub(super) async fn update_returning(
     id: i64,
 ) -> Result<Option<user::Model>, Error> {
     if txn.support_returning() {
-        return Ok(update.exec_with_returning(txn).await?.pop());
+        let mut statement = update.into_query();
+        statement.returning_all();
+        let statement = txn.get_database_backend().build(&statement);
+        return Ok(rows::select_users(txn, statement).await?.pop());
     }
     if update.exec(txn).await?.rows_affected == 0 {
         return Ok(None);
