@@ -91,7 +91,7 @@ impl RosterService for UserService {
             connection.clone(),
             roster_migrations::users::IDEMPOTENCY_TABLE,
         );
-        let store = UserStore::new(connection, collation.clone());
+        let store = UserStore::new(connection, collation.clone(), settings.cached_users);
         let rekeyed = store.rekey().await?;
         if rekeyed != store::RekeyReport::default() {
             tracing::info!(

@@ -31,6 +31,9 @@ pub struct UsersSettings {
     /// The BCP 47 locale whose alphabetical order QueryUsers follows ("und":
     /// the Unicode root order). Changing it re-keys every user at the next start.
     pub collation_locale: String,
+    /// Users each replica keeps in memory (and as many names), least
+    /// recently read first out. Reads of users beyond it go to the database.
+    pub cached_users: usize,
 }
 
 /// `users.login_limits`: failed logins (refused credentials or guest secrets)
@@ -64,6 +67,7 @@ impl Default for UsersSettings {
             login_credential_max_ttl_secs: 600,
             login_limits: LoginLimits::default(),
             collation_locale: ROOT_LOCALE.to_owned(),
+            cached_users: 100_000,
         }
     }
 }

@@ -27,9 +27,6 @@ use crate::domain::{PresenceFeed, User, collation::Collation};
 
 pub use collation::RekeyReport;
 
-/// Users kept in memory per replica (see `UserRecords::find`).
-const CACHED_USERS: usize = 100_000;
-
 #[derive(Clone)]
 pub struct UserStore {
     db: DatabaseConnection,
@@ -62,8 +59,10 @@ pub struct UserStore {
 }
 
 impl UserStore {
-    pub fn new(db: DatabaseConnection, collation: Arc<Collation>) -> Self {
-        let cache = Arc::new(Cache::new("users", CACHED_USERS));
+    /// A store keeping up to `cached_users` users (and as many names) in
+    /// memory (see `UserRecords::find`).
+    pub fn new(db: DatabaseConnection, collation: Arc<Collation>, cached_users: usize) -> Self {
+        let cache = Arc::new(Cache::new("users", cached_users));
         Self {
             loader: Arc::new(loader::UserLoader::start(db.clone(), cache.clone())),
             durability: Durability::new(&db, OUTBOX_LOCK_KEY),
@@ -72,7 +71,7 @@ impl UserStore {
             committed: Arc::new(Notify::new()),
             cache,
             own_changes: Arc::default(),
-            names: Arc::new(Cache::new("user_names", CACHED_USERS)),
+            names: Arc::new(Cache::new("user_names", cached_users)),
             cache_position: Arc::new(tokio::sync::watch::Sender::new(0)),
             presence: Arc::new(PresenceFeed::default()),
             replica: hex::encode(rand::random::<[u8; 8]>()).into(),
