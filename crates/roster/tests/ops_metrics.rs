@@ -1,6 +1,7 @@
 //! The admin port of a real `roster serve`: after a few calls, `/metrics`
 //! shows the RED metrics (requests by method and code, a latency histogram),
 //! cache lookups and the connection pools; `/readyz` answers 200 while serving.
+//! The cache lookups also show `users.cached_users` bounding the user cache.
 
 use std::{
     collections::BTreeMap,
@@ -79,8 +80,22 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
         .map(|sample| sample.value)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_show_requests_latency_cache_and_pools_after_calls() {
+/// A `roster serve` of every service on free ports, with `env` added, and an
+/// admin's UserService client.
+struct Running {
+    _server: Server,
+    dir: std::path::PathBuf,
+    admin: String,
+    users: UserServiceClient<tonic::service::interceptor::InterceptedService<Channel, BearerToken>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn serve(env: &[(&str, &str)]) -> Running {
     let dir = std::env::temp_dir().join(format!("roster-metrics-{}", uuid::Uuid::new_v4()));
     ok(std::fs::create_dir_all(&dir));
     let (address, admin) = (free_address(), free_address());
@@ -92,11 +107,12 @@ async fn metrics_show_requests_latency_cache_and_pools_after_calls() {
         .env("ROSTER_ADMIN_LISTEN", &admin)
         .env("ROSTER_GATEWAY__LISTEN", "127.0.0.1:0")
         .env("ROSTER_LOG__FILTER", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn());
     let stdout = child.stdout.take().unwrap_or_else(|| unreachable!());
-    let _server = Server(child);
+    let server = Server(child);
     // `roster serve` says where the admin port is once it is bound.
     let mut lines = BufReader::new(stdout).lines();
     let announced = lines
@@ -118,17 +134,46 @@ async fn metrics_show_requests_latency_cache_and_pools_after_calls() {
     let channel = ok(ok(Channel::from_shared(format!("http://{address}")))
         .connect()
         .await);
-    let mut users = UserServiceClient::with_interceptor(channel, bearer);
-    let jane = ok(users
+    Running {
+        _server: server,
+        dir,
+        admin,
+        users: UserServiceClient::with_interceptor(channel, bearer),
+    }
+}
+
+/// `/metrics` of the admin port at `admin`: its text and its samples.
+async fn metrics(admin: &str) -> (String, Vec<Sample>) {
+    let response = ok(reqwest::get(format!("http://{admin}/metrics")).await);
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let text = ok(response.text().await);
+    let samples = parse(&text);
+    (text, samples)
+}
+
+fn get(id: i64) -> pb::GetUserRequest {
+    pb::GetUserRequest {
+        user: Some(pb::get_user_request::User::Id(id)),
+    }
+}
+
+async fn create(running: &mut Running, name: &str) -> pb::User {
+    ok(running
+        .users
         .create_user(pb::CreateUserRequest {
-            name: "jane".into(),
+            name: name.into(),
             ..Default::default()
         })
         .await)
-    .into_inner();
-    let get = |id| pb::GetUserRequest {
-        user: Some(pb::get_user_request::User::Id(id)),
-    };
+    .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_requests_latency_cache_and_pools_after_calls() {
+    let mut running = serve(&[]).await;
+    let admin = running.admin.clone();
+    let jane = create(&mut running, "jane").await;
+    let users = &mut running.users;
     for _ in 0..2 {
         ok(users.get_user(get(jane.id)).await);
     }
@@ -140,10 +185,7 @@ async fn metrics_show_requests_latency_cache_and_pools_after_calls() {
     assert_eq!(ready.status(), reqwest::StatusCode::OK);
     let live = ok(http.get(format!("http://{admin}/livez")).send().await);
     assert_eq!(live.status(), reqwest::StatusCode::OK);
-    let metrics = ok(http.get(format!("http://{admin}/metrics")).send().await);
-    assert_eq!(metrics.status(), reqwest::StatusCode::OK);
-    let text = ok(metrics.text().await);
-    let samples = parse(&text);
+    let (text, samples) = metrics(&admin).await;
 
     let requests = "roster_grpc_requests_total";
     let create = "/roster.v1.UserService/CreateUser";
@@ -219,5 +261,38 @@ async fn metrics_show_requests_latency_cache_and_pools_after_calls() {
             "{database}: {text}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Lookups of the user cache so far: (hits, misses).
+async fn user_cache_lookups(admin: &str) -> (f64, f64) {
+    let (_, samples) = metrics(admin).await;
+    let count = |result| {
+        value(
+            &samples,
+            "roster_cache_lookups_total",
+            &[("cache", "users"), ("result", result)],
+        )
+        .unwrap_or(0.0)
+    };
+    (count("hit"), count("miss"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_cached_users_bounds_the_user_cache() {
+    let mut running = serve(&[("ROSTER_USERS__CACHED_USERS", "1")]).await;
+    let jane = create(&mut running, "jane").await;
+    let john = create(&mut running, "john").await;
+    let (hits, misses) = user_cache_lookups(&running.admin).await;
+    // One user fits: john's creation pushed jane out, each read of the
+    // other pushes the last one out, and only a repeated read hits. (With
+    // the default, all four are hits.)
+    for id in [jane.id, jane.id, john.id, jane.id] {
+        ok(running.users.get_user(get(id)).await);
+    }
+    let (hits_after, misses_after) = user_cache_lookups(&running.admin).await;
+    assert_eq!(
+        (hits_after - hits, misses_after - misses),
+        (1.0, 3.0),
+        "(hits, misses) of jane, jane, john, jane with room for one user"
+    );
 }
