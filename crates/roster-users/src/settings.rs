@@ -31,8 +31,9 @@ pub struct UsersSettings {
     /// The BCP 47 locale whose alphabetical order QueryUsers follows ("und":
     /// the Unicode root order). Changing it re-keys every user at the next start.
     pub collation_locale: String,
-    /// Users each replica keeps in memory (and as many names), least
-    /// recently read first out. Reads of users beyond it go to the database.
+    /// Users each replica keeps in memory (and as many names; at least 1),
+    /// least recently read first out. Reads of users beyond it go to the
+    /// database.
     pub cached_users: usize,
 }
 
