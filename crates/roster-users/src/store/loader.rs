@@ -11,9 +11,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use roster_kit::{Error, cache::Cache, error::ErrorKind, tasks::BackgroundTask};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Statement};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{entity::user, mapping, rows};
@@ -100,22 +98,17 @@ async fn read(db: &DatabaseConnection, cache: &Cache<i64, User>, batch: Vec<(i64
 /// On PostgreSQL one constant statement whatever the number of ids (prepared
 /// once per connection; `IN (…)` would be a new statement for every count).
 async fn select(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<user::Model>, Error> {
-    let backend = db.get_database_backend();
-    let statement = if backend == DbBackend::Postgres {
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        // A statement of its own: `Entity::find()` would build (and drop) the
-        // entity's whole column list on every read.
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT * FROM users WHERE id = ANY(string_to_array($1, ',')::bigint[])",
-            [list.into()],
-        )
-    } else {
-        backend.build(
-            &user::Entity::find()
-                .filter(user::Column::Id.is_in(ids.iter().copied()))
-                .into_query(),
-        )
-    };
+    if db.get_database_backend() != DbBackend::Postgres {
+        let select = user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied()));
+        return rows::find_users(db, select).await;
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    // A statement of its own: `Entity::find()` would build (and drop) the
+    // entity's whole column list on every read.
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT * FROM users WHERE id = ANY(string_to_array($1, ',')::bigint[])",
+        [list.into()],
+    );
     rows::select_users(db, statement).await
 }

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use roster_kit::Error;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, IdenStatic, Iterable, QueryResult, Statement,
+    ConnectionTrait, DatabaseConnection, IdenStatic, Iterable, QueryResult, QueryTrait, Statement,
     sqlx::{self, Column as _, ColumnIndex, Decode, Row, Type},
 };
 
@@ -27,8 +27,17 @@ pub(super) async fn select_users(
     user_models(&db.query_all_raw(statement).await?)
 }
 
+/// Runs `select` (of whole user rows) and decodes its rows.
+pub(super) async fn find_users(
+    db: &impl ConnectionTrait,
+    select: sea_orm::Select<user::Entity>,
+) -> Result<Vec<user::Model>, Error> {
+    let statement = db.get_database_backend().build(&select.into_query());
+    select_users(db, statement).await
+}
+
 /// The rows of one result, each holding every column of `users`.
-pub(super) fn user_models(rows: &[QueryResult]) -> Result<Vec<user::Model>, Error> {
+fn user_models(rows: &[QueryResult]) -> Result<Vec<user::Model>, Error> {
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };

@@ -62,8 +62,7 @@ impl UserStore {
         &self,
         select: sea_orm::Select<user::Entity>,
     ) -> Result<Vec<User>, Error> {
-        let statement = self.db.get_database_backend().build(&select.into_query());
-        rows::select_users(&self.db, statement)
+        rows::find_users(&self.db, select)
             .await?
             .into_iter()
             .map(mapping::user_from_row)
